@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential meson ninja-build pkg-config cmake
   libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libboost-dev
-  doctest-dev libdnnl-dev libreadline-dev libtomlplusplus-dev libcli11-dev
+  doctest-dev libdnnl-dev nlohmann-json3-dev libreadline-dev libtomlplusplus-dev libcli11-dev
   zlib1g-dev dataset-fashion-mnist
   clang-14 libclang-rt-14-dev
   iproute2 procps tmux python3

@@ -1,0 +1,48 @@
+#include "runtime/actor_context.hpp"
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+
+namespace troupe {
+namespace {
+std::atomic<ActorContext*> g_this_actor{nullptr};
+}
+
+ActorContext::ActorContext(ActorId id, Incarnation incarnation, std::string name, Cluster cluster)
+    : id_(id), incarnation_(incarnation), name_(std::move(name)), cluster_(std::move(cluster)) {}
+
+ActorContext::~ActorContext() { stop_background(); }
+
+void ActorContext::run_background(std::function<void(std::stop_token)> fn) {
+  std::lock_guard lock(mutex_);
+  tasks_.emplace_back([fn = std::move(fn)](std::stop_token st) {
+    try {
+      fn(st);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "troupe: background task failed: %s\n", e.what());
+      std::fflush(stderr);
+      std::_Exit(4);
+    }
+  });
+}
+
+void ActorContext::stop_background() {
+  std::vector<std::jthread> tasks;
+  {
+    std::lock_guard lock(mutex_);
+    tasks.swap(tasks_);
+  }
+  for (auto& t : tasks) t.request_stop();
+  tasks.clear();  // joins
+}
+
+ActorContext& this_actor() {
+  ActorContext* ctx = g_this_actor.load();
+  if (ctx == nullptr) throw Exception(Error(Errc::invalid_argument, "this_actor() outside an actor process"));
+  return *ctx;
+}
+
+void detail::set_this_actor(ActorContext* ctx) { g_this_actor.store(ctx); }
+
+}  // namespace troupe

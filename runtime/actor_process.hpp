@@ -1,0 +1,28 @@
+#pragma once
+// The main loop of an actor process (`troupe actor …`, started by a worker):
+// load the user's code, fetch the spec, construct the actor, serve its methods
+// until SIGTERM. Exit codes: 0 stopped, 2 bad command line or code path,
+// 3 construction failed, 4 a background task failed.
+#include <string>
+#include <vector>
+
+#include "runtime/error.hpp"
+#include "runtime/ids.hpp"
+
+namespace troupe {
+
+struct ActorProcessOptions {
+  std::string scheduler;
+  std::string host = "127.0.0.1";
+  ActorId actor = 0;
+  Incarnation incarnation = 0;
+  std::vector<std::string> code_paths;
+};
+
+/// Runs the actor until it is told to stop; returns the process exit code.
+int run_actor_process(const ActorProcessOptions& options);
+
+/// dlopen()s each path (RTLD_NOW | RTLD_GLOBAL); the error names the path.
+Result<void> load_code_paths(const std::vector<std::string>& paths);
+
+}  // namespace troupe

@@ -1,0 +1,119 @@
+#pragma once
+// The calling side of a process: sends calls to endpoints and to actors,
+// matches replies to futures, follows the scheduler's events to learn where
+// actors live and when an incarnation died (DESIGN §4). All bookkeeping lives
+// on the I/O thread; the public entry points post to it.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "runtime/codec.hpp"
+#include "runtime/control.hpp"
+#include "runtime/future.hpp"
+#include "runtime/io_thread.hpp"
+
+namespace troupe {
+
+/// Who is sending: an actor's id and incarnation, or {0, 0} for drivers and tools.
+struct Identity {
+  ActorId actor = 0;
+  Incarnation incarnation = 0;
+};
+
+/// Per-call options.
+struct CallOptions {
+  std::chrono::milliseconds timeout{-1};  ///< deadline for the reply; negative: none
+  bool retryable = false;  ///< resend to the next incarnation if this one dies
+};
+
+using CallState = detail::SharedState<Message>;
+
+/// Counters of the calling side; relaxed reads from any thread.
+struct ClientStats {
+  std::atomic<uint64_t> calls_sent{0};
+  std::atomic<uint64_t> calls_resent{0};
+  std::atomic<uint64_t> replies_unmatched{0};  ///< late replies of forgotten calls
+  std::atomic<uint64_t> events{0};
+};
+
+class Client {
+ public:
+  Client(IoThread& io, std::string scheduler_endpoint, Identity self);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  /// Sends a call to a fixed endpoint (scheduler, worker). `frames` come from an
+  /// Encoder; their header frame is rewritten with the call id. Thread-safe.
+  std::shared_ptr<CallState> call(const std::string& endpoint, const std::string& method, Frames frames,
+                                  CallOptions options = {});
+  /// Sends a call to an actor wherever it lives now; waits for it to be ALIVE
+  /// if it is pending or restarting. Thread-safe.
+  std::shared_ptr<CallState> call_actor(ActorId actor, const std::string& method, Frames frames,
+                                        CallOptions options = {});
+  /// Typed call to the scheduler. Thread-safe.
+  template <class T>
+  std::shared_ptr<CallState> call_scheduler(const std::string& method, const T& body,
+                                            std::chrono::milliseconds timeout) {
+    Header h;
+    h.method = method;
+    return call(scheduler_, method, encode(std::move(h), body), CallOptions{timeout, false});
+  }
+  /// Runs fn on the I/O thread for every scheduler event. Must not block. Thread-safe.
+  void add_event_listener(std::function<void(const Event&)> fn);
+
+  [[nodiscard]] const std::string& scheduler() const { return scheduler_; }
+  [[nodiscard]] const Identity& self() const { return self_; }
+  [[nodiscard]] const ClientStats& stats() const { return stats_; }
+
+  // ---- I/O thread entry points ----
+  void handle_reply(const std::string& endpoint, Frames&& frames);
+  void handle_event(Frames&& frames);
+
+ private:
+  struct Pending {
+    std::shared_ptr<CallState> state;
+    std::string method;
+    std::string endpoint;  // where it went; empty while waiting for the actor
+    ActorId actor = 0;
+    Incarnation incarnation = 0;
+    bool retryable = false;
+    int64_t deadline_ms = 0;
+    Frames frames;  // kept for resending (copies share the buffers)
+  };
+  struct Location {
+    ActorState state = ActorState::pending;
+    Incarnation incarnation = 0;
+    std::string endpoint;
+    Error death;
+    bool resolving = false;
+    std::vector<uint64_t> waiting;  // call ids waiting for the actor to be ALIVE
+  };
+
+  void register_call(uint64_t id, Pending p);
+  void send_pending(uint64_t id);
+  void dispatch_actor_call(uint64_t id);
+  void resolve(ActorId actor);
+  void on_actor_info(ActorId actor, const Result<Message>& r);
+  void apply_state(ActorId actor, ActorState state, Incarnation inc, const std::string& endpoint, const Error& death);
+  void complete(uint64_t id, Result<Message> r);
+  void arm_deadline(uint64_t id, int64_t deadline_ms);
+
+  IoThread& io_;
+  std::string scheduler_;
+  Identity self_;
+  std::atomic<uint64_t> next_id_{1};
+  std::unordered_map<uint64_t, Pending> pending_;
+  std::unordered_map<ActorId, Location> locations_;
+  std::vector<std::function<void(const Event&)>> listeners_;
+  ClientStats stats_;
+};
+
+/// The header frame alone for `h` (used when a header changes after encoding).
+zmq::message_t header_frame(const Header& h);
+
+}  // namespace troupe

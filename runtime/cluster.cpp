@@ -1,0 +1,189 @@
+#include "runtime/cluster.hpp"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "runtime/worker.hpp"
+#include "scheduler/scheduler.hpp"
+
+namespace troupe {
+
+struct Cluster::Impl {
+  // Order matters for destruction: the driver's runtime goes first, then the
+  // workers (which terminate their actors), then the scheduler.
+  std::unique_ptr<Scheduler> scheduler;
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::unique_ptr<Runtime> owned;
+  Runtime* runtime = nullptr;
+  int http_port = 0;
+  std::mutex mutex;
+  bool down = false;
+
+  void shutdown() {
+    std::lock_guard lock(mutex);
+    if (down) return;
+    down = true;
+    if (owned) {
+      if (Runtime::current() == owned.get()) Runtime::set_current(nullptr);
+      owned->stop();
+    }
+    for (auto& w : workers) w->stop();
+    workers.clear();
+    if (scheduler) scheduler->stop();
+  }
+  ~Impl() { shutdown(); }
+};
+
+namespace {
+
+template <class T>
+Result<T> ask(Runtime& rt, const char* method, const auto& body, std::chrono::milliseconds timeout) {
+  auto st = rt.client().call_scheduler(method, body, timeout);
+  if (!st->wait(timeout + std::chrono::milliseconds(200)))
+    return Error(Errc::connection_lost, std::string(method) + ": the scheduler did not answer");
+  const auto& r = st->result();
+  if (!r.ok()) {
+    if (r.error().code == Errc::timeout)
+      return Error(Errc::connection_lost, std::string(method) + ": the scheduler did not answer within " +
+                                              std::to_string(timeout.count()) + " ms");
+    return r.error();
+  }
+  if constexpr (std::is_void_v<T>) {
+    return Result<void>();
+  } else {
+    return r.value().template body_as<T>();
+  }
+}
+
+constexpr auto kControlTimeout = std::chrono::milliseconds(10000);
+
+std::shared_ptr<Cluster::Impl> connect_runtime(std::shared_ptr<Cluster::Impl> impl, const std::string& address,
+                                               std::chrono::milliseconds timeout) {
+  Runtime::Options ro;
+  ro.scheduler = address;
+  impl->owned = std::make_unique<Runtime>(ro);
+  impl->runtime = impl->owned.get();
+  impl->owned->start();
+  if (auto joined = impl->owned->join_cluster(timeout); !joined.ok()) throw Exception(joined.error());
+  Runtime::set_current(impl->runtime);
+  return impl;
+}
+
+}  // namespace
+
+Cluster Cluster::local(LocalOptions o) {
+  auto impl = std::make_shared<Impl>();
+  Scheduler::Options so;
+  so.bind = "tcp://" + o.host + ":*";
+  so.http_port = o.http_port;
+  so.http_host = o.host;
+  so.heartbeat_timeout = o.heartbeat_timeout;
+  impl->scheduler = std::make_unique<Scheduler>(so);
+  impl->scheduler->start();
+  impl->http_port = impl->scheduler->http_port();
+  const std::string log_dir =
+      o.log_dir.empty() ? "/tmp/troupe-" + std::to_string(getpid()) + "/logs" : o.log_dir;
+  const double cpus = o.cpus_per_worker > 0 ? o.cpus_per_worker : std::max(1u, std::thread::hardware_concurrency());
+  for (int i = 0; i < o.workers; ++i) {
+    Worker::Options wo;
+    wo.scheduler = impl->scheduler->endpoint();
+    wo.host = o.host;
+    wo.cpus = cpus;
+    wo.gpus = o.gpus_per_worker;
+    wo.log_dir = log_dir + "/worker-" + std::to_string(i + 1);
+    impl->workers.push_back(std::make_unique<Worker>(wo));
+    impl->workers.back()->start();
+  }
+  for (auto& w : impl->workers)
+    if (!w->wait_registered(kControlTimeout))
+      throw Exception(Error(Errc::unavailable, "a local worker did not register within 10 s"));
+  return Cluster(connect_runtime(impl, impl->scheduler->endpoint(), kControlTimeout));
+}
+
+Cluster Cluster::connect(const std::string& address, ConnectOptions o) {
+  auto impl = std::make_shared<Impl>();
+  connect_runtime(impl, address, o.timeout);
+  auto hello = ask<HelloReply>(*impl->runtime, "hello", msgpack::type::nil_t(), o.timeout);
+  if (hello.ok()) impl->http_port = hello->http_port;
+  return Cluster(impl);
+}
+
+Cluster Cluster::attach(Runtime& runtime) {
+  auto impl = std::make_shared<Impl>();
+  impl->runtime = &runtime;
+  impl->down = true;  // nothing of ours to shut down
+  return Cluster(impl);
+}
+
+ActorSpec Cluster::make_spec(const ClassInfo& info, const SpawnOptions& options, const msgpack::sbuffer& args) {
+  ActorSpec spec;
+  spec.class_name = info.name;
+  spec.name = options.name;
+  spec.resources = Resources{options.cpus, options.gpus, options.memory_mb};
+  spec.max_restarts = options.max_restarts;
+  spec.retryable = options.retryable;
+  spec.code_paths = options.code_paths;
+  if (spec.code_paths.empty() && !info.library.empty()) spec.code_paths.push_back(info.library);
+  spec.ctor_args.assign(args.data(), args.data() + args.size());
+  return spec;
+}
+
+Result<ActorInfo> Cluster::spawn_spec(const ActorSpec& spec) const {
+  for (const auto& m : spec.retryable) {
+    const ClassInfo* info = Registry::instance().find(spec.class_name);
+    if (info != nullptr && info->method(m) == nullptr)
+      return Error(Errc::invalid_argument, "retryable method '" + m + "' is not a method of " + spec.class_name +
+                                               " (methods: " + info->method_list() + ")");
+  }
+  return ask<ActorInfo>(*impl_->runtime, "spawn", spec, kControlTimeout);
+}
+
+Result<ClusterState> Cluster::state(std::chrono::milliseconds timeout) const {
+  return ask<ClusterState>(*impl_->runtime, "state", msgpack::type::nil_t(), timeout);
+}
+
+Result<ActorInfo> Cluster::wait_alive(ActorId id, std::chrono::milliseconds timeout) const {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return Error(Errc::timeout, "actor " + std::to_string(id) + " not ALIVE in time");
+    // The scheduler long-polls: it answers as soon as the actor is ALIVE or DEAD.
+    auto r = ask<ActorInfo>(*impl_->runtime, "resolve", ActorRef{id, "", std::min<int64_t>(left.count(), 2000), false},
+                            left + std::chrono::milliseconds(1000));
+    if (!r.ok()) return r.error();
+    if (r->state == ActorState::alive) return r;
+    if (r->state == ActorState::dead) {
+      Error e(Errc::actor_died, "actor " + std::to_string(id) + " is DEAD");
+      if (!r->deaths.empty()) {
+        e.message += ": " + r->deaths.back().reason;
+        e.exit_code = r->deaths.back().exit_code;
+        e.signal = r->deaths.back().signal;
+      }
+      return e;
+    }
+  }
+}
+
+Result<void> Cluster::kill(const std::string& name, bool restart) const {
+  return ask<void>(*impl_->runtime, "kill", ActorRef{0, name, 0, restart}, kControlTimeout);
+}
+
+Result<void> Cluster::kill(ActorId id, bool restart) const {
+  return ask<void>(*impl_->runtime, "kill", ActorRef{id, "", 0, restart}, kControlTimeout);
+}
+
+Result<ActorInfo> Cluster::lookup(const std::string& name) const {
+  auto r = ask<ActorInfo>(*impl_->runtime, "resolve", ActorRef{0, name, 0, false}, kControlTimeout);
+  if (r.ok() && r->state == ActorState::dead)
+    return Error(Errc::not_found, "the actor named '" + name + "' is DEAD");
+  return r;
+}
+
+const std::string& Cluster::address() const { return impl_->runtime->client().scheduler(); }
+int Cluster::http_port() const { return impl_->http_port; }
+Runtime& Cluster::runtime() const { return *impl_->runtime; }
+void Cluster::shutdown() const { impl_->shutdown(); }
+
+}  // namespace troupe

@@ -1,0 +1,109 @@
+#pragma once
+// The entry point of a driver: connect to a running cluster, or start an
+// embedded one on 127.0.0.1 (as ray.init() does), then spawn and look up actors.
+#include <chrono>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "runtime/actor_handle.hpp"
+#include "runtime/control.hpp"
+
+namespace troupe {
+
+/// What spawn<T>() asks of the scheduler.
+struct SpawnOptions {
+  std::string name;                     ///< unique among live actors; empty: anonymous
+  double cpus = 1;
+  double gpus = 0;
+  double memory_mb = 0;
+  int max_restarts = 0;                 ///< -1: restart forever
+  std::vector<std::string> retryable;   ///< methods resent to the next incarnation
+  std::vector<std::string> code_paths;  ///< default: the shared library that registered T
+};
+
+/// Thread-safety: every member function is thread-safe. Copies share one
+/// connection; the last copy to go shuts an embedded cluster down.
+class Cluster {
+ public:
+  struct LocalOptions {
+    int workers = 1;
+    double cpus_per_worker = 0;  ///< 0: the machine's core count
+    int gpus_per_worker = 0;
+    std::string host = "127.0.0.1";
+    std::string log_dir;         ///< default: a fresh directory under /tmp
+    std::chrono::milliseconds heartbeat_timeout{3000};
+    int http_port = 0;           ///< 0: ephemeral; -1: no HTTP server
+  };
+  struct ConnectOptions {
+    std::chrono::milliseconds timeout{10000};
+  };
+
+  /// Starts a scheduler and `workers` workers inside this process. Throws
+  /// troupe::Exception when something cannot start.
+  static Cluster local(LocalOptions options);
+  static Cluster local() { return local(LocalOptions{}); }
+  /// Connects to a scheduler ("tcp://host:port"). Throws on connection_lost.
+  static Cluster connect(const std::string& address, ConnectOptions options);
+  static Cluster connect(const std::string& address) { return connect(address, ConnectOptions{}); }
+  /// A Cluster over a runtime that already exists (inside an actor process).
+  static Cluster attach(Runtime& runtime);
+
+  /// Starts actor T with ctor_args; returns at once (the actor may still be
+  /// PENDING; calls wait for it). Throws troupe::Exception if the scheduler refuses.
+  template <class T, class... A>
+  ActorHandle<T> spawn(const SpawnOptions& options, A&&... ctor_args) const {
+    auto r = try_spawn<T>(options, std::forward<A>(ctor_args)...);
+    return std::move(r).value();
+  }
+  /// spawn() returning the error as a value.
+  template <class T, class... A>
+  Result<ActorHandle<T>> try_spawn(const SpawnOptions& options, A&&... ctor_args) const {
+    const ClassInfo* info = Registry::instance().find(typeid(T));
+    if (info == nullptr) return Error(Errc::not_found, "actor class not registered: add TROUPE_ACTOR for it");
+    msgpack::sbuffer args;
+    try {
+      msgpack::pack(args, std::make_tuple(std::decay_t<A>(std::forward<A>(ctor_args))...));
+    } catch (const std::exception& e) {
+      return Error(Errc::bad_arguments, std::string("cannot encode constructor arguments: ") + e.what());
+    }
+    auto r = spawn_spec(make_spec(*info, options, args));
+    if (!r.ok()) return r.error();
+    return ActorHandle<T>(r->id, r->spec.name, r->spec.retryable);
+  }
+  /// The live actor named `name`. Throws troupe::Exception(not_found).
+  template <class T>
+  ActorHandle<T> actor(const std::string& name) const {
+    auto r = lookup(name);
+    return ActorHandle<T>(r.value().id, r.value().spec.name, r.value().spec.retryable);
+  }
+
+  /// Everything the scheduler knows (nodes, actors, recent events).
+  [[nodiscard]] Result<ClusterState> state(std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
+  /// Waits until actor `id` is ALIVE (or DEAD, an error) or `timeout` passes.
+  [[nodiscard]] Result<ActorInfo> wait_alive(ActorId id, std::chrono::milliseconds timeout) const;
+  /// Kills an actor by name: restart=false makes it DEAD; restart=true lets it restart.
+  Result<void> kill(const std::string& name, bool restart = false) const;
+  Result<void> kill(ActorId id, bool restart = false) const;
+  /// The live actor named `name`, as the scheduler sees it.
+  [[nodiscard]] Result<ActorInfo> lookup(const std::string& name) const;
+  /// The scheduler's control endpoint.
+  [[nodiscard]] const std::string& address() const;
+  /// The scheduler's HTTP port (0 when it has none).
+  [[nodiscard]] int http_port() const;
+  /// The runtime of this process.
+  [[nodiscard]] Runtime& runtime() const;
+  /// Stops an embedded cluster (actors are terminated) or disconnects. Idempotent.
+  void shutdown() const;
+
+  struct Impl;
+
+ private:
+  explicit Cluster(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+  static ActorSpec make_spec(const ClassInfo& info, const SpawnOptions& options, const msgpack::sbuffer& args);
+  [[nodiscard]] Result<ActorInfo> spawn_spec(const ActorSpec& spec) const;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace troupe

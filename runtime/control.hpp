@@ -1,0 +1,187 @@
+#pragma once
+// Bodies of the control messages between drivers, workers, actor processes and
+// the scheduler (docs/PROTOCOL.md, "Control methods"). Encoded as msgpack maps
+// so that other languages and later versions can read them by key.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <msgpack.hpp>
+
+#include "runtime/ids.hpp"
+
+namespace troupe {
+
+/// Schedulable resources of a node or an actor.
+struct Resources {
+  double cpus = 0;
+  double gpus = 0;
+  double memory_mb = 0;
+  MSGPACK_DEFINE_MAP(cpus, gpus, memory_mb);
+};
+
+/// What a worker says of itself when it registers.
+struct NodeRegistration {
+  std::string host;
+  std::string endpoint;  ///< the worker's ROUTER
+  Resources total;
+  int pid = 0;
+  std::string log_dir;
+  NodeId previous_id = 0;  ///< set when re-registering with a restarted scheduler
+  std::vector<ActorId> running;  ///< actors this worker still runs (re-registration)
+  MSGPACK_DEFINE_MAP(host, endpoint, total, pid, log_dir, previous_id, running);
+};
+
+/// A node as the scheduler sees it.
+struct NodeInfo {
+  NodeId id = 0;
+  std::string host;
+  std::string endpoint;
+  Resources total;
+  Resources used;
+  bool alive = true;
+  int64_t last_heartbeat_ms = 0;
+  int pid = 0;
+  std::string log_dir;
+  std::string death_reason;
+  MSGPACK_DEFINE_MAP(id, host, endpoint, total, used, alive, last_heartbeat_ms, pid, log_dir, death_reason);
+};
+
+/// What the driver asks for in spawn<T>(options, args…).
+struct ActorSpec {
+  std::string class_name;
+  std::string name;  ///< empty: anonymous
+  Resources resources;
+  int max_restarts = 0;  ///< -1: unlimited
+  std::vector<std::string> retryable;  ///< methods resent to the next incarnation
+  std::vector<std::string> code_paths;  ///< shared libraries the actor process loads
+  std::vector<char> ctor_args;  ///< msgpack array of constructor arguments
+  MSGPACK_DEFINE_MAP(class_name, name, resources, max_restarts, retryable, code_paths, ctor_args);
+};
+
+/// One death of an actor incarnation.
+struct DeathRecord {
+  Incarnation incarnation = 0;
+  int exit_code = 0;
+  int signal = 0;
+  std::string reason;  ///< e.g. "constructor threw: …", "node 2 lost", "killed by user"
+  int64_t time_ms = 0;
+  NodeId node = 0;
+  MSGPACK_DEFINE_MAP(incarnation, exit_code, signal, reason, time_ms, node);
+};
+
+/// An actor as the scheduler sees it (ctor_args left out of state replies).
+struct ActorInfo {
+  ActorId id = 0;
+  ActorSpec spec;
+  ActorState state = ActorState::pending;
+  Incarnation incarnation = 0;
+  NodeId node = 0;
+  std::string endpoint;
+  int pid = 0;
+  int restarts = 0;
+  std::vector<DeathRecord> deaths;
+  std::string pending_reason;
+  int64_t state_since_ms = 0;
+  std::vector<int> gpu_ids;
+  MSGPACK_DEFINE_MAP(id, spec, state, incarnation, node, endpoint, pid, restarts, deaths, pending_reason,
+                     state_since_ms, gpu_ids);
+};
+
+/// A state change, published on the scheduler's PUB socket (topic "actor" or "node").
+struct Event {
+  uint64_t seq = 0;
+  int64_t time_ms = 0;
+  std::string topic;  ///< "actor" or "node"
+  ActorId actor = 0;
+  NodeId node = 0;
+  std::string name;
+  ActorState state = ActorState::pending;
+  Incarnation incarnation = 0;
+  std::string endpoint;
+  int exit_code = 0;
+  int signal = 0;
+  std::string message;
+  MSGPACK_DEFINE_MAP(seq, time_ms, topic, actor, node, name, state, incarnation, endpoint, exit_code, signal, message);
+};
+
+/// The scheduler's answer to "state".
+struct ClusterState {
+  std::vector<NodeInfo> nodes;
+  std::vector<ActorInfo> actors;
+  std::vector<Event> events;  ///< most recent last
+  int64_t time_ms = 0;
+  MSGPACK_DEFINE_MAP(nodes, actors, events, time_ms);
+};
+
+/// Worker → scheduler: an actor process ended.
+struct ActorExit {
+  ActorId actor = 0;
+  Incarnation incarnation = 0;
+  int exit_code = 0;
+  int signal = 0;
+  std::string reason;
+  MSGPACK_DEFINE_MAP(actor, incarnation, exit_code, signal, reason);
+};
+
+/// Actor process → scheduler: constructed and serving.
+struct ActorReady {
+  ActorId actor = 0;
+  Incarnation incarnation = 0;
+  std::string endpoint;
+  int pid = 0;
+  MSGPACK_DEFINE_MAP(actor, incarnation, endpoint, pid);
+};
+
+/// Scheduler → worker: start an actor process.
+struct StartActor {
+  ActorId actor = 0;
+  Incarnation incarnation = 0;
+  std::string class_name;
+  std::string name;
+  std::vector<std::string> code_paths;
+  std::vector<int> gpu_ids;
+  MSGPACK_DEFINE_MAP(actor, incarnation, class_name, name, code_paths, gpu_ids);
+};
+
+/// Names an actor by id (when non-zero) or by name: resolve, kill, actor_spec.
+struct ActorRef {
+  ActorId actor = 0;
+  std::string name;
+  int64_t wait_ms = 0;   ///< resolve: long-poll until ALIVE or DEAD, at most this long
+  bool restart = false;  ///< kill: let it restart instead of making it DEAD
+  MSGPACK_DEFINE_MAP(actor, name, wait_ms, restart);
+};
+
+/// Worker → scheduler: alive.
+struct Heartbeat {
+  NodeId node = 0;
+  MSGPACK_DEFINE_MAP(node);
+};
+
+/// Scheduler → worker: the answer to register_node.
+struct Registered {
+  NodeId node = 0;
+  std::string events_endpoint;
+  MSGPACK_DEFINE_MAP(node, events_endpoint);
+};
+
+/// Actor process → scheduler: why it is about to exit (before the worker reports the exit).
+struct ActorFailed {
+  ActorId actor = 0;
+  Incarnation incarnation = 0;
+  std::string reason;
+  MSGPACK_DEFINE_MAP(actor, incarnation, reason);
+};
+
+/// Tool → worker: the last lines of an actor's log.
+struct LogRequest {
+  ActorId actor = 0;
+  int64_t lines = 100;  ///< 0: all
+  MSGPACK_DEFINE_MAP(actor, lines);
+};
+
+/// Milliseconds since the Unix epoch.
+int64_t now_ms();
+
+}  // namespace troupe

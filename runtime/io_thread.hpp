@@ -1,0 +1,126 @@
+#pragma once
+// The one thread of a process that owns its ZeroMQ sockets (DESIGN §1): the
+// inbound ROUTER, one outbound DEALER per peer endpoint, the SUB socket for the
+// scheduler's events and, in the scheduler, the PUB socket. Other threads hand
+// it work with post(); it wakes on an eventfd polled beside the sockets.
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "runtime/codec.hpp"
+
+namespace troupe {
+
+/// Counters of the I/O thread; read with relaxed loads from any thread.
+struct IoStats {
+  std::atomic<uint64_t> messages_in{0};
+  std::atomic<uint64_t> messages_out{0};
+  std::atomic<uint64_t> bytes_in{0};
+  std::atomic<uint64_t> bytes_out{0};
+  std::atomic<uint64_t> send_failures{0};  ///< high-water mark reached or peer gone
+};
+
+class IoThread {
+ public:
+  struct Options {
+    std::string bind;          ///< ROUTER endpoint to bind, e.g. "tcp://127.0.0.1:*"; empty = none
+    std::string publish_bind;  ///< PUB endpoint to bind; empty = none
+    int send_hwm = 100000;     ///< messages queued per peer before sends fail
+    int recv_hwm = 100000;
+    int64_t max_frame_bytes = -1;  ///< ZMQ_MAXMSGSIZE on the ROUTER; -1 = unlimited
+  };
+  /// Inbound message on the ROUTER: the routing identity and the frames after it.
+  using RequestHandler = std::function<void(std::string routing, Frames&& frames)>;
+  /// Inbound message on a DEALER (a reply from `endpoint`).
+  using ReplyHandler = std::function<void(const std::string& endpoint, Frames&& frames)>;
+  /// Inbound message on the SUB socket.
+  using EventHandler = std::function<void(Frames&& frames)>;
+
+  /// Binds the sockets (so endpoint() is known) but does not start the thread.
+  /// Throws troupe::Exception(io_error) when a bind fails.
+  IoThread(std::shared_ptr<zmq::context_t> context, Options options);
+  ~IoThread();
+  IoThread(const IoThread&) = delete;
+  IoThread& operator=(const IoThread&) = delete;
+
+  /// Set before start(); the handlers run on the I/O thread and must not block.
+  void on_request(RequestHandler h) { on_request_ = std::move(h); }
+  void on_reply(ReplyHandler h) { on_reply_ = std::move(h); }
+  void on_event(EventHandler h) { on_event_ = std::move(h); }
+  void start();
+  /// Stops and joins the thread; pending posted work is dropped. Idempotent.
+  void stop();
+
+  /// The bound ROUTER endpoint with its real port ("tcp://127.0.0.1:40123").
+  [[nodiscard]] const std::string& endpoint() const { return endpoint_; }
+  [[nodiscard]] const std::string& publish_endpoint() const { return publish_endpoint_; }
+  [[nodiscard]] const IoStats& stats() const { return stats_; }
+  [[nodiscard]] bool in_io_thread() const { return std::this_thread::get_id() == thread_.get_id(); }
+
+  /// Runs fn on the I/O thread. Thread-safe.
+  void post(std::function<void()> fn);
+  /// Runs fn on the I/O thread after `delay`. Thread-safe.
+  void post_after(std::chrono::milliseconds delay, std::function<void()> fn);
+
+  // ---- I/O thread only (inside handlers or posted functions) ----
+  /// Sends on the DEALER connected to `endpoint` (created on first use).
+  /// False when the message could not be queued (high-water mark).
+  bool send_to(const std::string& endpoint, Frames& frames);
+  /// Sends on the ROUTER to the peer with `routing`; false when it is gone.
+  bool reply_to(const std::string& routing, Frames& frames);
+  /// Publishes on the PUB socket.
+  bool publish(Frames& frames);
+  /// Connects the SUB socket to a publisher (subscribes to everything).
+  void subscribe(const std::string& endpoint);
+  /// Closes the DEALER to `endpoint`, dropping what it still queued.
+  void drop_peer(const std::string& endpoint);
+  /// Calls fn (on this thread) each time fd is readable, until unwatch_fd.
+  void watch_fd(int fd, std::function<void()> fn);
+  void unwatch_fd(int fd);
+
+ private:
+  struct Timer {
+    std::chrono::steady_clock::time_point due;
+    uint64_t seq;
+    std::function<void()> fn;
+  };
+  void run();
+  void wake();
+  void drain_posted();
+  int run_due_timers();  // returns ms until the next timer, or -1
+  bool send_frames(zmq::socket_t& s, Frames& frames, const std::string* routing);
+  void receive_all(zmq::socket_t& s, int kind, const std::string& endpoint);
+
+  std::shared_ptr<zmq::context_t> context_;
+  Options options_;
+  std::unique_ptr<zmq::socket_t> router_;
+  std::unique_ptr<zmq::socket_t> pub_;
+  std::unique_ptr<zmq::socket_t> sub_;
+  std::map<std::string, std::unique_ptr<zmq::socket_t>> dealers_;
+  std::vector<std::string> dropped_;
+  std::map<int, std::function<void()>> fds_;
+  std::string endpoint_;
+  std::string publish_endpoint_;
+  RequestHandler on_request_;
+  ReplyHandler on_reply_;
+  EventHandler on_event_;
+
+  int wake_fd_ = -1;
+  std::mutex mutex_;  // guards posted_ and timers_
+  std::vector<std::function<void()>> posted_;
+  std::vector<Timer> timers_;  // a heap ordered by due time
+  uint64_t timer_seq_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+  IoStats stats_;
+};
+
+}  // namespace troupe

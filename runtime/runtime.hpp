@@ -1,0 +1,70 @@
+#pragma once
+// One per process: the ZeroMQ context, the I/O thread, the calling side
+// (Client) and, for processes that serve calls, the Server and its Executor.
+#include <memory>
+#include <string>
+
+#include <zmq.hpp>
+
+#include "runtime/client.hpp"
+#include "runtime/executor.hpp"
+#include "runtime/io_thread.hpp"
+#include "runtime/server.hpp"
+
+namespace troupe {
+
+class Runtime {
+ public:
+  struct Options {
+    std::string scheduler;       ///< scheduler control endpoint; empty inside the scheduler itself
+    std::string bind;            ///< ROUTER to bind ("tcp://127.0.0.1:*"); empty: calls only
+    std::string publish_bind;    ///< PUB to bind (the scheduler); empty: none
+    Identity self;               ///< the actor this process runs, {0,0} otherwise
+    std::size_t max_queue = 10000;  ///< calls waiting for the executor before `overloaded`
+    Limits limits;
+  };
+  /// Binds (throws troupe::Exception when a bind fails) but does not start.
+  explicit Runtime(Options options);
+  /// Stops the threads; pending futures are left incomplete.
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  /// Starts the I/O thread (register Server methods before). Not thread-safe.
+  void start();
+  /// Stops serving and joins the threads. Idempotent.
+  void stop();
+
+  [[nodiscard]] IoThread& io() { return *io_; }
+  [[nodiscard]] Client& client() { return *client_; }
+  [[nodiscard]] Server& server() { return *server_; }
+  [[nodiscard]] Executor& executor() { return *executor_; }
+  [[nodiscard]] const Options& options() const { return options_; }
+  /// Connects the SUB socket to the scheduler's events (learned from "hello").
+  /// Blocks up to `timeout`; connection_lost when the scheduler does not answer.
+  Result<void> join_cluster(std::chrono::milliseconds timeout);
+
+  /// The runtime that handles and futures of this process use. Thread-safe.
+  static Runtime* current();
+  static void set_current(Runtime* rt);
+
+ private:
+  Options options_;
+  std::shared_ptr<zmq::context_t> context_;
+  std::unique_ptr<IoThread> io_;
+  std::unique_ptr<Executor> executor_;
+  std::unique_ptr<Client> client_;
+  std::unique_ptr<Server> server_;
+  bool started_ = false;
+};
+
+/// What "hello" answers: how to follow the scheduler.
+struct HelloReply {
+  std::string events_endpoint;
+  int http_port = 0;
+  uint32_t protocol = 0;
+  std::string version;
+  MSGPACK_DEFINE_MAP(events_endpoint, http_port, protocol, version);
+};
+
+}  // namespace troupe

@@ -1,0 +1,94 @@
+#include "runtime/server.hpp"
+
+#include <exception>
+
+namespace troupe {
+
+Header Responder::reply_header(Kind k) const {
+  Header h;
+  h.kind = k;
+  h.call_id = call_id_;
+  h.sender_id = self_.actor;
+  h.sender_incarnation = self_.incarnation;
+  return h;
+}
+
+void Responder::send(Frames frames) const {
+  auto shared = std::make_shared<Frames>(std::move(frames));
+  auto send_now = [io = io_, routing = routing_, shared] { io->reply_to(routing, *shared); };
+  if (io_->in_io_thread())
+    send_now();
+  else
+    io_->post(std::move(send_now));
+}
+
+Server::Server(IoThread& io, Executor& executor, Identity self, Limits limits)
+    : io_(io), executor_(executor), self_(self), limits_(limits) {}
+
+void Server::add(const std::string& method, Handler handler, bool on_executor) {
+  methods_[method] = Entry{std::move(handler), on_executor};
+}
+
+void Server::handle_request(std::string routing, Frames&& frames) {
+  // Read the header first: it says whether and how we can answer.
+  if (frames.empty()) {
+    ++stats_.dropped;
+    return;
+  }
+  auto header = decode_header(frames.front(), limits_);
+  if (!header.ok() || header->kind != Kind::call) {
+    ++(header.ok() ? stats_.dropped : stats_.malformed);
+    return;
+  }
+  Responder responder(&io_, routing, header->call_id, self_);
+  if (header->target_id != 0 &&
+      (header->target_id != self_.actor || header->target_incarnation != self_.incarnation)) {
+    ++stats_.stale_rejected;
+    responder.fail(Error(Errc::stale_incarnation,
+                         "addressed to actor " + std::to_string(header->target_id) + " incarnation " +
+                             std::to_string(header->target_incarnation) + ", this is actor " +
+                             std::to_string(self_.actor) + " incarnation " + std::to_string(self_.incarnation)));
+    return;
+  }
+  auto msg = decode(std::move(frames), limits_);
+  if (!msg.ok()) {
+    ++stats_.malformed;
+    responder.fail(msg.error());
+    return;
+  }
+  auto it = methods_.find(msg->header().method);
+  if (it == methods_.end()) {
+    ++stats_.unknown_method;
+    responder.fail(Error(Errc::unknown_method, "no method '" + msg->header().method + "' on " + what_));
+    return;
+  }
+  auto run = [this, handler = &it->second.handler, responder,
+              m = std::make_shared<Message>(std::move(msg.value()))] {
+    const int64_t deadline = m->header().deadline_ms;
+    if (deadline != 0 && now_ms() > deadline) {
+      ++stats_.expired;
+      responder.fail(Error(Errc::timeout, "deadline passed before '" + m->header().method + "' could run"));
+      return;
+    }
+    try {
+      (*handler)(*m, responder);
+    } catch (const Exception& e) {
+      responder.fail(e.error());
+    } catch (const std::exception& e) {
+      responder.fail(Error(Errc::remote_error, e.what()));
+    } catch (...) {
+      responder.fail(Error(Errc::remote_error, "unknown exception"));
+    }
+    ++stats_.calls_served;
+  };
+  if (!it->second.on_executor) {
+    run();
+    return;
+  }
+  if (!executor_.try_post(std::move(run))) {
+    ++stats_.overloaded;
+    responder.fail(Error(Errc::overloaded, what_ + " has too many queued calls"));
+  }
+}
+
+}  // namespace troupe

@@ -1,0 +1,238 @@
+#include "runtime/worker.hpp"
+
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <thread>
+
+namespace troupe {
+namespace {
+
+std::string join(const std::vector<int>& v) {
+  std::string s;
+  for (int x : v) s += (s.empty() ? "" : ",") + std::to_string(x);
+  return s;
+}
+
+std::string tail_lines(const std::string& path, int64_t n) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return {};
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (n <= 0) return all;
+  std::size_t pos = all.size();
+  if (pos > 0 && all[pos - 1] == '\n') --pos;
+  for (int64_t k = 0; k < n && pos > 0; ++k) {
+    pos = all.rfind('\n', pos - 1);
+    if (pos == std::string::npos) return all;
+  }
+  return all.substr(pos + (all[pos] == '\n' ? 1 : 0));
+}
+
+}  // namespace
+
+std::string find_troupe_binary() {
+  if (const char* env = std::getenv("TROUPE_BIN"); env != nullptr && *env != '\0') return env;
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    if (self.filename() == "troupe") return self.string();
+    auto beside = self.parent_path() / "troupe";
+    if (std::filesystem::exists(beside, ec)) return beside.string();
+  }
+#ifdef TROUPE_BIN_DIR
+  auto built = std::filesystem::path(TROUPE_BIN_DIR) / "troupe";
+  if (std::filesystem::exists(built, ec)) return built.string();
+#endif
+  return "troupe";
+}
+
+Worker::Worker(Options options) : options_(std::move(options)) {
+  if (options_.cpus <= 0) options_.cpus = std::max(1u, std::thread::hardware_concurrency());
+  if (options_.log_dir.empty()) options_.log_dir = "/tmp/troupe-logs-" + std::to_string(getpid());
+  if (options_.troupe_binary.empty()) options_.troupe_binary = find_troupe_binary();
+  std::filesystem::create_directories(options_.log_dir);
+  Runtime::Options ro;
+  ro.scheduler = options_.scheduler;
+  ro.bind = "tcp://" + options_.host + ":*";
+  runtime_ = std::make_unique<Runtime>(ro);
+  Server& s = runtime_->server();
+  s.set_description("a worker");
+  s.add("start_actor", [this](const Message& m, const Responder& r) { on_start_actor(m, r); }, false);
+  s.add("stop_actor", [this](const Message& m, const Responder& r) { on_stop_actor(m, r); }, false);
+  s.add("logs", [this](const Message& m, const Responder& r) { on_logs(m, r); }, false);
+  s.add("ping", [](const Message&, const Responder& r) { r.reply(msgpack::type::nil_t()); }, false);
+}
+
+Worker::~Worker() { stop(); }
+
+const std::string& Worker::endpoint() const { return runtime_->io().endpoint(); }
+
+void Worker::start() {
+  runtime_->start();
+  runtime_->io().post([this] {
+    register_now();
+    heartbeat();
+  });
+}
+
+bool Worker::wait_registered(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  // Registration completes on the I/O thread; poll the atomic with a deadline.
+  while (node_id_.load() == 0) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
+
+void Worker::stop(std::chrono::milliseconds grace) {
+  if (!runtime_) return;
+  std::promise<void> done;
+  auto fut = done.get_future();
+  runtime_->io().post([this, grace, &done] {
+    stopping_ = true;
+    for (auto& [id, r] : running_) r.child.signal(SIGTERM);
+    auto deadline = std::chrono::steady_clock::now() + grace;
+    for (auto& [id, r] : running_) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      (void)r.child.terminate(std::max(left, std::chrono::milliseconds(0)));
+      runtime_->io().unwatch_fd(r.child.pidfd());
+    }
+    running_.clear();
+    done.set_value();
+  });
+  // If the I/O thread is already gone the promise never completes: bound the wait.
+  if (fut.wait_for(grace + std::chrono::seconds(2)) != std::future_status::ready) running_.clear();
+  runtime_->stop();
+  runtime_.reset();
+}
+
+void Worker::register_now() {
+  if (stopping_ || registering_) return;
+  registering_ = true;
+  NodeRegistration reg;
+  reg.host = options_.host;
+  reg.endpoint = runtime_->io().endpoint();
+  reg.total = Resources{options_.cpus, static_cast<double>(options_.gpus), options_.memory_mb};
+  reg.pid = getpid();
+  reg.log_dir = options_.log_dir;
+  reg.previous_id = node_id_.load();
+  for (auto& [id, r] : running_) reg.running.push_back(id);
+  auto call = runtime_->client().call_scheduler("register_node", reg, std::chrono::milliseconds(2000));
+  call->add_callback([this](const Result<Message>& r) {
+    registering_ = false;
+    if (stopping_) return;
+    auto ok = r.ok() ? r.value().body_as<Registered>() : Result<Registered>(r.error());
+    if (!ok.ok()) {
+      // The scheduler may not be up yet, or restarting: try again shortly.
+      runtime_->io().post_after(std::chrono::milliseconds(200), [this] { register_now(); });
+      return;
+    }
+    if (node_id_.load() == 0) runtime_->io().subscribe(ok->events_endpoint);
+    node_id_.store(ok->node);
+  });
+}
+
+void Worker::heartbeat() {
+  if (stopping_) return;
+  if (node_id_.load() != 0) {
+    auto call = runtime_->client().call_scheduler("heartbeat", Heartbeat{node_id_.load()}, options_.heartbeat_interval * 4);
+    call->add_callback([this](const Result<Message>& r) {
+      if (!r.ok() && r.error().code == Errc::not_found) register_now();
+    });
+  }
+  runtime_->io().post_after(options_.heartbeat_interval, [this] { heartbeat(); });
+}
+
+void Worker::on_start_actor(const Message& m, const Responder& r) {
+  auto start = m.body_as<StartActor>();
+  if (!start.ok()) return r.fail(start.error());
+  if (running_.contains(start->actor))
+    return r.fail(Error(Errc::invalid_argument, "actor " + std::to_string(start->actor) + " already runs here"));
+  SpawnSpec spec;
+  spec.exe = options_.troupe_binary;
+  spec.args = {"actor", "--scheduler", options_.scheduler, "--host", options_.host, "--actor",
+               std::to_string(start->actor), "--incarnation", std::to_string(start->incarnation)};
+  for (const auto& p : start->code_paths) {
+    spec.args.push_back("--code-path");
+    spec.args.push_back(p);
+  }
+  // A GPU actor sees only its devices; a CPU actor sees none.
+  spec.env.emplace_back("CUDA_VISIBLE_DEVICES", join(start->gpu_ids));
+  const std::string base = start->name.empty() ? start->class_name : start->name;
+  spec.log_path = options_.log_dir + "/" + base + "-" + std::to_string(start->actor) + ".log";
+  {
+    std::ofstream banner(spec.log_path, std::ios::app);
+    banner << "=== troupe: " << start->class_name << " actor " << start->actor << " incarnation "
+           << start->incarnation << " starting ===\n";
+  }
+  auto child = Child::spawn(spec);
+  if (!child.ok()) return r.fail(child.error());
+  const ActorId id = start->actor;
+  const int fd = child->pidfd();
+  running_.emplace(id, Running{start->incarnation, start->name, spec.log_path, std::move(child.value())});
+  runtime_->io().watch_fd(fd, [this, id] { on_child_exit(id); });
+  r.reply(msgpack::type::nil_t());
+}
+
+void Worker::on_child_exit(ActorId id) {
+  auto it = running_.find(id);
+  if (it == running_.end()) return;
+  auto status = it->second.child.try_reap();
+  if (!status) return;
+  runtime_->io().unwatch_fd(it->second.child.pidfd());
+  ActorExit exit;
+  exit.actor = id;
+  exit.incarnation = it->second.incarnation;
+  exit.exit_code = status->exit_code;
+  exit.signal = status->signal;
+  exit.reason = status->to_string();
+  {
+    std::ofstream banner(it->second.log_path, std::ios::app);
+    banner << "=== troupe: actor " << id << " incarnation " << exit.incarnation << " ended: " << exit.reason
+           << " ===\n";
+  }
+  running_.erase(it);
+  report_exit(exit);
+}
+
+void Worker::report_exit(const ActorExit& exit) {
+  if (stopping_) return;
+  auto call = runtime_->client().call_scheduler("actor_exited", exit, std::chrono::milliseconds(3000));
+  call->add_callback([this, exit](const Result<Message>& r) {
+    // Keep telling until the scheduler has heard it (it may be restarting).
+    if (!r.ok() && !stopping_)
+      runtime_->io().post_after(std::chrono::milliseconds(500), [this, exit] { report_exit(exit); });
+  });
+}
+
+void Worker::on_stop_actor(const Message& m, const Responder& r) {
+  auto stop = m.body_as<ActorExit>();
+  if (!stop.ok()) return r.fail(stop.error());
+  auto it = running_.find(stop->actor);
+  if (it == running_.end() || it->second.incarnation != stop->incarnation)
+    return r.fail(Error(Errc::not_found, "actor " + std::to_string(stop->actor) + " incarnation " +
+                                             std::to_string(stop->incarnation) + " does not run here"));
+  it->second.child.signal(stop->signal != 0 ? stop->signal : SIGKILL);
+  r.reply(msgpack::type::nil_t());
+}
+
+void Worker::on_logs(const Message& m, const Responder& r) {
+  auto req = m.body_as<LogRequest>();
+  if (!req.ok()) return r.fail(req.error());
+  // The actor may have ended: look for its file by the id suffix.
+  std::error_code ec;
+  const std::string suffix = "-" + std::to_string(req->actor) + ".log";
+  for (auto& entry : std::filesystem::directory_iterator(options_.log_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+      return r.reply(tail_lines(entry.path().string(), req->lines));
+  }
+  r.fail(Error(Errc::not_found, "no log for actor " + std::to_string(req->actor) + " in " + options_.log_dir));
+}
+
+}  // namespace troupe

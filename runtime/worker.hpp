@@ -1,0 +1,78 @@
+#pragma once
+// The worker (DESIGN §1): one per host. Registers its resources with the
+// scheduler, heartbeats, starts actor processes on request (fork/exec of
+// `troupe actor`, a GPU actor sees only its devices through
+// CUDA_VISIBLE_DEVICES), captures each actor's output into a log file, reaps
+// them through pidfds and reports every exit with its cause. All state lives
+// on the runtime's I/O thread.
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/control.hpp"
+#include "runtime/process.hpp"
+#include "runtime/runtime.hpp"
+
+namespace troupe {
+
+class Worker {
+ public:
+  struct Options {
+    std::string scheduler;               ///< scheduler control endpoint
+    std::string host = "127.0.0.1";      ///< address this worker and its actors bind
+    double cpus = 0;                     ///< 0: the machine's core count
+    int gpus = 0;
+    double memory_mb = 0;
+    std::string log_dir;                 ///< per-actor log files; default /tmp/troupe-logs-<pid>
+    std::string troupe_binary;           ///< `troupe` to exec for actors; default: found at run time
+    std::chrono::milliseconds heartbeat_interval{500};
+  };
+
+  /// Binds its ROUTER; throws troupe::Exception when it cannot.
+  explicit Worker(Options options);
+  /// Terminates every actor process it started, then stops.
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  /// Starts the I/O thread and registers (retrying until the scheduler answers).
+  void start();
+  /// Stops heartbeating, terminates its actors (SIGTERM, then SIGKILL after
+  /// `grace`), and stops. Idempotent.
+  void stop(std::chrono::milliseconds grace = std::chrono::milliseconds(2000));
+  /// Waits until registered; false on timeout. Thread-safe.
+  bool wait_registered(std::chrono::milliseconds timeout);
+  [[nodiscard]] const std::string& endpoint() const;
+  [[nodiscard]] NodeId node_id() const { return node_id_.load(); }
+  [[nodiscard]] const std::string& log_dir() const { return options_.log_dir; }
+
+ private:
+  struct Running {
+    Incarnation incarnation;
+    std::string name;
+    std::string log_path;
+    Child child;
+  };
+  void register_now();
+  void heartbeat();
+  void on_start_actor(const Message& m, const Responder& r);
+  void on_stop_actor(const Message& m, const Responder& r);
+  void on_logs(const Message& m, const Responder& r);
+  void on_child_exit(ActorId id);
+  void report_exit(const ActorExit& exit);
+
+  Options options_;
+  std::unique_ptr<Runtime> runtime_;
+  std::map<ActorId, Running> running_;
+  std::atomic<NodeId> node_id_{0};
+  bool stopping_ = false;
+  bool registering_ = false;
+};
+
+/// Path of the `troupe` binary for actor processes: $TROUPE_BIN, else the one
+/// beside the running executable, else the build tree's, else "troupe" on PATH.
+std::string find_troupe_binary();
+
+}  // namespace troupe

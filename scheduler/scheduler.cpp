@@ -1,0 +1,503 @@
+#include "scheduler/scheduler.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <csignal>
+#include <future>
+
+#include "scheduler/http_server.hpp"
+#include "scheduler/state_http.hpp"
+
+namespace troupe {
+namespace {
+
+std::string fmt_res(double v) {
+  if (v == std::floor(v)) return std::to_string(static_cast<long long>(v));
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", v);
+  return buf;
+}
+
+std::string host_of(const std::string& endpoint) {
+  // "tcp://127.0.0.1:7400" → "tcp://127.0.0.1"
+  auto pos = endpoint.rfind(':');
+  return pos == std::string::npos ? endpoint : endpoint.substr(0, pos);
+}
+
+}  // namespace
+
+Scheduler::Scheduler(Options options) : options_(std::move(options)) {
+  Runtime::Options ro;
+  ro.bind = options_.bind;
+  ro.publish_bind = options_.events_bind.empty() ? host_of(options_.bind) + ":*" : options_.events_bind;
+  runtime_ = std::make_unique<Runtime>(ro);
+  runtime_->server().set_description("the scheduler");
+  register_methods();
+  if (options_.http_port >= 0) {
+    auto http = HttpServer::start(options_.http_host, static_cast<uint16_t>(options_.http_port),
+                                  [this](const HttpRequest& req) { return serve_state_http(req, snapshot()); });
+    if (!http.ok()) throw Exception(http.error());
+    http_ = std::move(http.value());
+  }
+}
+
+Scheduler::~Scheduler() { stop(); }
+
+void Scheduler::start() {
+  runtime_->start();
+  const auto period = std::max(options_.heartbeat_timeout / 4, std::chrono::milliseconds(50));
+  auto tick_ptr = std::make_shared<std::function<void()>>();
+  *tick_ptr = [this, period, weak = std::weak_ptr<std::function<void()>>(tick_ptr)] {
+    if (stopped_) return;
+    check_heartbeats();
+    if (auto t = weak.lock()) runtime_->io().post_after(period, *t);
+  };
+  heartbeat_tick_ = tick_ptr;
+  runtime_->io().post_after(period, *tick_ptr);
+}
+
+void Scheduler::stop() {
+  if (http_) http_->stop();
+  if (runtime_) {
+    runtime_->io().post([this] { stopped_ = true; });
+    runtime_->stop();
+  }
+}
+
+const std::string& Scheduler::endpoint() const { return runtime_->io().endpoint(); }
+const std::string& Scheduler::events_endpoint() const { return runtime_->io().publish_endpoint(); }
+int Scheduler::http_port() const { return http_ ? http_->port() : 0; }
+
+ClusterState Scheduler::snapshot() {
+  std::promise<ClusterState> p;
+  auto f = p.get_future();
+  runtime_->io().post([this, &p] { p.set_value(build_state()); });
+  if (f.wait_for(std::chrono::seconds(5)) != std::future_status::ready) return {};
+  return f.get();
+}
+
+void Scheduler::register_methods() {
+  Server& s = runtime_->server();
+  auto add = [&](const char* name, void (Scheduler::*fn)(const Message&, const Responder&)) {
+    s.add(name, [this, fn](const Message& m, const Responder& r) { (this->*fn)(m, r); }, /*on_executor=*/false);
+  };
+  s.add("hello", [this](const Message&, const Responder& r) {
+    r.reply(HelloReply{events_endpoint(), http_port(), kProtocolVersion, "0.1.0"});
+  }, false);
+  add("register_node", &Scheduler::on_register);
+  add("heartbeat", &Scheduler::on_heartbeat);
+  add("spawn", &Scheduler::on_spawn);
+  add("resolve", &Scheduler::on_resolve);
+  add("actor_spec", &Scheduler::on_actor_spec);
+  add("actor_ready", &Scheduler::on_actor_ready);
+  add("actor_failed", &Scheduler::on_actor_failed);
+  add("actor_exited", &Scheduler::on_actor_exited);
+  add("kill", &Scheduler::on_kill);
+  add("state", &Scheduler::on_state);
+}
+
+// ---- nodes ----
+
+void Scheduler::on_register(const Message& m, const Responder& r) {
+  auto reg = m.body_as<NodeRegistration>();
+  if (!reg.ok()) return r.fail(reg.error());
+  NodeInfo n;
+  n.id = reg->previous_id != 0 && !nodes_.contains(reg->previous_id) ? reg->previous_id : next_node_++;
+  next_node_ = std::max(next_node_, n.id + 1);
+  n.host = reg->host;
+  n.endpoint = reg->endpoint;
+  n.total = reg->total;
+  n.pid = reg->pid;
+  n.log_dir = reg->log_dir;
+  n.last_heartbeat_ms = now_ms();
+  std::vector<int> gpus;
+  for (int i = 0; i < static_cast<int>(n.total.gpus); ++i) gpus.push_back(i);
+  free_gpus_[n.id] = gpus;
+  nodes_[n.id] = n;
+  Event e;
+  e.topic = "node";
+  e.node = n.id;
+  e.state = ActorState::alive;
+  e.endpoint = n.endpoint;
+  e.message = "registered " + n.host + " with " + fmt_res(n.total.cpus) + " CPU, " + fmt_res(n.total.gpus) + " GPU";
+  publish(e);
+  r.reply(Registered{n.id, events_endpoint()});
+  place_pending();
+}
+
+void Scheduler::on_heartbeat(const Message& m, const Responder& r) {
+  auto hb = m.body_as<Heartbeat>();
+  if (!hb.ok()) return r.fail(hb.error());
+  auto it = nodes_.find(hb->node);
+  if (it == nodes_.end() || !it->second.alive)
+    return r.fail(Error(Errc::not_found, "node " + std::to_string(hb->node) + " is not registered: register again"));
+  it->second.last_heartbeat_ms = now_ms();
+  r.reply(msgpack::type::nil_t());
+}
+
+void Scheduler::check_heartbeats() {
+  const int64_t now = now_ms();
+  for (auto& [id, n] : nodes_) {
+    if (!n.alive || now - n.last_heartbeat_ms <= options_.heartbeat_timeout.count()) continue;
+    n.alive = false;
+    n.death_reason = "missed heartbeats for " + std::to_string(now - n.last_heartbeat_ms) + " ms";
+    Event e;
+    e.topic = "node";
+    e.node = id;
+    e.state = ActorState::dead;
+    e.message = n.death_reason;
+    publish(e);
+    for (auto& [aid, a] : actors_) {
+      if (a.info.node != id) continue;
+      if (a.info.state != ActorState::alive && a.info.state != ActorState::starting) continue;
+      ActorExit exit;
+      exit.actor = aid;
+      exit.incarnation = a.info.incarnation;
+      exit.signal = 0;
+      exit.exit_code = -1;
+      exit.reason = "node " + std::to_string(id) + " lost (" + n.death_reason + ")";
+      handle_death(a, exit);
+    }
+  }
+}
+
+// ---- actors ----
+
+Scheduler::ActorEntry* Scheduler::find_actor(ActorId id, const std::string& name) {
+  if (id != 0) {
+    auto it = actors_.find(id);
+    return it == actors_.end() ? nullptr : &it->second;
+  }
+  // By name: the live one, else the most recent dead one.
+  ActorEntry* found = nullptr;
+  for (auto& [aid, a] : actors_) {
+    if (a.info.spec.name != name) continue;
+    if (a.info.state != ActorState::dead) return &a;
+    found = &a;
+  }
+  return found;
+}
+
+void Scheduler::on_spawn(const Message& m, const Responder& r) {
+  auto spec = m.body_as<ActorSpec>();
+  if (!spec.ok()) return r.fail(spec.error());
+  if (spec->class_name.empty()) return r.fail(Error(Errc::invalid_argument, "spawn: class_name is empty"));
+  if (spec->resources.cpus < 0 || spec->resources.gpus < 0 || spec->resources.gpus != std::floor(spec->resources.gpus))
+    return r.fail(Error(Errc::invalid_argument, "spawn: cpus must be ≥ 0 and gpus a whole number ≥ 0"));
+  if (!spec->name.empty()) {
+    for (auto& [id, a] : actors_)
+      if (a.info.spec.name == spec->name && a.info.state != ActorState::dead)
+        return r.fail(Error(Errc::invalid_argument, "an actor named '" + spec->name + "' already exists (id " +
+                                                        std::to_string(id) + ", " +
+                                                        std::string(state_name(a.info.state)) + ")"));
+  }
+  ActorEntry a;
+  a.info.id = next_actor_++;
+  a.info.spec = std::move(spec.value());
+  a.info.state = ActorState::pending;
+  a.info.state_since_ms = now_ms();
+  auto& entry = actors_[a.info.id] = std::move(a);
+  set_state(entry, ActorState::pending, "spawned");
+  place(entry);
+  r.reply(public_info(entry.info));
+}
+
+void Scheduler::place(ActorEntry& a) {
+  const Resources& want = a.info.spec.resources;
+  NodeInfo* best = nullptr;
+  for (auto& [id, n] : nodes_) {
+    if (!n.alive) continue;
+    const double free_cpu = n.total.cpus - n.used.cpus;
+    const double free_gpu = n.total.gpus - n.used.gpus;
+    const double free_mem = n.total.memory_mb - n.used.memory_mb;
+    if (free_cpu + 1e-9 < want.cpus || free_gpu + 1e-9 < want.gpus) continue;
+    if (want.memory_mb > 0 && n.total.memory_mb > 0 && free_mem + 1e-9 < want.memory_mb) continue;
+    if (best == nullptr || free_cpu > best->total.cpus - best->used.cpus) best = &n;
+  }
+  if (best == nullptr) {
+    std::string why = "no alive node has " + fmt_res(want.cpus) + " CPU and " + fmt_res(want.gpus) + " GPU free";
+    int alive = 0;
+    for (auto& [id, n] : nodes_) {
+      if (!n.alive) continue;
+      ++alive;
+      why += "; node " + std::to_string(id) + ": " + fmt_res(n.total.cpus - n.used.cpus) + "/" +
+             fmt_res(n.total.cpus) + " CPU, " + fmt_res(n.total.gpus - n.used.gpus) + "/" + fmt_res(n.total.gpus) +
+             " GPU free";
+    }
+    if (alive == 0) why = "no alive nodes";
+    if (a.info.pending_reason != why) {
+      a.info.pending_reason = why;
+      if (a.info.state != ActorState::pending) a.info.state = ActorState::pending;
+      set_state(a, ActorState::pending, why);
+    }
+    return;
+  }
+  launch(a, *best);
+}
+
+void Scheduler::place_pending() {
+  for (auto& [id, a] : actors_)
+    if (a.info.state == ActorState::pending) place(a);
+}
+
+void Scheduler::launch(ActorEntry& a, NodeInfo& node) {
+  const Resources& want = a.info.spec.resources;
+  node.used.cpus += want.cpus;
+  node.used.gpus += want.gpus;
+  node.used.memory_mb += want.memory_mb;
+  a.info.gpu_ids.clear();
+  auto& free = free_gpus_[node.id];
+  for (int i = 0; i < static_cast<int>(want.gpus) && !free.empty(); ++i) {
+    a.info.gpu_ids.push_back(free.front());
+    free.erase(free.begin());
+  }
+  a.info.node = node.id;
+  a.info.pending_reason.clear();
+  a.failure_reason.clear();
+  set_state(a, ActorState::starting, "placed on node " + std::to_string(node.id));
+  StartActor start;
+  start.actor = a.info.id;
+  start.incarnation = a.info.incarnation;
+  start.class_name = a.info.spec.class_name;
+  start.name = a.info.spec.name;
+  start.code_paths = a.info.spec.code_paths;
+  start.gpu_ids = a.info.gpu_ids;
+  Header h;
+  h.method = "start_actor";
+  auto call = runtime_->client().call(node.endpoint, "start_actor", encode(h, start),
+                                      CallOptions{std::chrono::milliseconds(10000), false});
+  const ActorId id = a.info.id;
+  const Incarnation inc = a.info.incarnation;
+  call->add_callback([this, id, inc](const Result<Message>& r) {
+    if (r.ok()) return;
+    auto it = actors_.find(id);
+    if (it == actors_.end() || it->second.info.incarnation != inc || it->second.info.state != ActorState::starting) return;
+    ActorExit exit;
+    exit.actor = id;
+    exit.incarnation = inc;
+    exit.exit_code = -1;
+    exit.reason = "the worker could not start it: " + r.error().to_string();
+    handle_death(it->second, exit);
+  });
+}
+
+void Scheduler::release(ActorEntry& a) {
+  auto it = nodes_.find(a.info.node);
+  if (it == nodes_.end()) return;
+  const Resources& want = a.info.spec.resources;
+  it->second.used.cpus = std::max(0.0, it->second.used.cpus - want.cpus);
+  it->second.used.gpus = std::max(0.0, it->second.used.gpus - want.gpus);
+  it->second.used.memory_mb = std::max(0.0, it->second.used.memory_mb - want.memory_mb);
+  auto& free = free_gpus_[a.info.node];
+  free.insert(free.end(), a.info.gpu_ids.begin(), a.info.gpu_ids.end());
+  std::sort(free.begin(), free.end());
+  a.info.gpu_ids.clear();
+}
+
+void Scheduler::on_actor_spec(const Message& m, const Responder& r) {
+  auto ref = m.body_as<ActorRef>();
+  if (!ref.ok()) return r.fail(ref.error());
+  auto it = actors_.find(ref->actor);
+  if (it == actors_.end()) return r.fail(Error(Errc::not_found, "no actor " + std::to_string(ref->actor)));
+  r.reply(it->second.info.spec);
+}
+
+void Scheduler::on_actor_ready(const Message& m, const Responder& r) {
+  auto ready = m.body_as<ActorReady>();
+  if (!ready.ok()) return r.fail(ready.error());
+  auto it = actors_.find(ready->actor);
+  if (it == actors_.end()) return r.fail(Error(Errc::not_found, "no actor " + std::to_string(ready->actor)));
+  ActorEntry& a = it->second;
+  if (a.info.incarnation != ready->incarnation || a.info.state != ActorState::starting) {
+    // A zombie of an older incarnation (or one we gave up on): fence it off.
+    return r.fail(Error(Errc::stale_incarnation, "actor " + std::to_string(a.info.id) + " is at incarnation " +
+                                                     std::to_string(a.info.incarnation) + " (" +
+                                                     std::string(state_name(a.info.state)) + "); stop"));
+  }
+  a.info.endpoint = ready->endpoint;
+  a.info.pid = ready->pid;
+  set_state(a, ActorState::alive, "serving at " + ready->endpoint);
+  r.reply(public_info(a.info));
+}
+
+void Scheduler::on_actor_failed(const Message& m, const Responder& r) {
+  auto f = m.body_as<ActorFailed>();
+  if (!f.ok()) return r.fail(f.error());
+  auto it = actors_.find(f->actor);
+  if (it != actors_.end() && it->second.info.incarnation == f->incarnation) it->second.failure_reason = f->reason;
+  r.reply(msgpack::type::nil_t());
+}
+
+void Scheduler::on_actor_exited(const Message& m, const Responder& r) {
+  auto exit = m.body_as<ActorExit>();
+  if (!exit.ok()) return r.fail(exit.error());
+  auto it = actors_.find(exit->actor);
+  if (it != actors_.end() && it->second.info.incarnation == exit->incarnation &&
+      (it->second.info.state == ActorState::alive || it->second.info.state == ActorState::starting))
+    handle_death(it->second, exit.value());
+  r.reply(msgpack::type::nil_t());
+}
+
+void Scheduler::handle_death(ActorEntry& a, const ActorExit& exit) {
+  release(a);
+  DeathRecord d;
+  d.incarnation = a.info.incarnation;
+  d.exit_code = exit.exit_code;
+  d.signal = exit.signal;
+  d.reason = !a.failure_reason.empty() ? a.failure_reason : exit.reason;
+  if (a.kill_requested) d.reason = "killed by user";
+  if (d.reason.empty())
+    d.reason = exit.signal != 0 ? "killed by signal " + std::to_string(exit.signal)
+                                : "exited with code " + std::to_string(exit.exit_code);
+  d.time_ms = now_ms();
+  d.node = a.info.node;
+  a.info.deaths.push_back(d);
+  if (a.info.deaths.size() > 100) a.info.deaths.erase(a.info.deaths.begin());
+  a.info.endpoint.clear();
+  a.info.pid = 0;
+  const bool clean_exit = exit.exit_code == 0 && exit.signal == 0 && !a.restart_requested;
+  const bool may_restart =
+      a.restart_requested || (a.info.spec.max_restarts < 0 || a.info.restarts < a.info.spec.max_restarts);
+  if (a.kill_requested || clean_exit || !may_restart) {
+    std::string why = d.reason;
+    if (!a.kill_requested && !clean_exit) why += "; no restarts left (max_restarts " + std::to_string(a.info.spec.max_restarts) + ")";
+    set_state(a, ActorState::dead, why, d.exit_code, d.signal);
+    answer_waiters(a);
+    place_pending();
+    return;
+  }
+  a.restart_requested = false;
+  set_state(a, ActorState::restarting, d.reason, d.exit_code, d.signal);
+  // Bounded exponential backoff: base · 2^(consecutive restarts), capped.
+  const int n = std::min(a.info.restarts, 16);
+  auto delay = std::min(options_.restart_backoff * (int64_t{1} << n), options_.restart_backoff_max);
+  ++a.info.restarts;
+  const ActorId id = a.info.id;
+  runtime_->io().post_after(delay, [this, id] {
+    auto it = actors_.find(id);
+    if (it == actors_.end() || it->second.info.state != ActorState::restarting) return;
+    ++it->second.info.incarnation;
+    it->second.info.state = ActorState::pending;
+    place(it->second);
+  });
+  place_pending();
+}
+
+void Scheduler::on_kill(const Message& m, const Responder& r) {
+  auto ref = m.body_as<ActorRef>();
+  if (!ref.ok()) return r.fail(ref.error());
+  ActorEntry* a = find_actor(ref->actor, ref->name);
+  if (a == nullptr || a->info.state == ActorState::dead)
+    return r.fail(Error(Errc::not_found, "no live actor " + (ref->name.empty() ? std::to_string(ref->actor) : "'" + ref->name + "'")));
+  if (ref->restart)
+    a->restart_requested = true;
+  else
+    a->kill_requested = true;
+  if (a->info.state == ActorState::pending || a->info.state == ActorState::restarting) {
+    ActorExit exit;
+    exit.actor = a->info.id;
+    exit.incarnation = a->info.incarnation;
+    exit.reason = "killed by user";
+    if (!ref->restart) {
+      set_state(*a, ActorState::dead, "killed by user");
+      answer_waiters(*a);
+    }
+    return r.reply(msgpack::type::nil_t());
+  }
+  auto node = nodes_.find(a->info.node);
+  if (node == nodes_.end()) return r.fail(Error(Errc::not_found, "the actor's node is unknown"));
+  ActorExit stop;
+  stop.actor = a->info.id;
+  stop.incarnation = a->info.incarnation;
+  stop.signal = SIGKILL;
+  Header h;
+  h.method = "stop_actor";
+  auto call = runtime_->client().call(node->second.endpoint, "stop_actor", encode(h, stop),
+                                      CallOptions{std::chrono::milliseconds(5000), false});
+  call->add_callback([r](const Result<Message>& res) {
+    if (res.ok())
+      r.reply(msgpack::type::nil_t());
+    else
+      r.fail(res.error());
+  });
+}
+
+void Scheduler::on_resolve(const Message& m, const Responder& r) {
+  auto ref = m.body_as<ActorRef>();
+  if (!ref.ok()) return r.fail(ref.error());
+  ActorEntry* a = find_actor(ref->actor, ref->name);
+  if (a == nullptr)
+    return r.fail(Error(Errc::not_found, "no actor " + (ref->name.empty() ? std::to_string(ref->actor) : "named '" + ref->name + "'")));
+  if (a->info.state == ActorState::alive || a->info.state == ActorState::dead || ref->wait_ms <= 0)
+    return r.reply(public_info(a->info));
+  // Long poll: answer when it is ALIVE or DEAD, or with its state at the deadline.
+  const uint64_t wid = next_waiter_++;
+  const ActorId id = a->info.id;
+  waiters_[id].push_back(Waiter{wid, r});
+  runtime_->io().post_after(std::chrono::milliseconds(ref->wait_ms), [this, id, wid] {
+    auto w = waiters_.find(id);
+    if (w == waiters_.end()) return;
+    auto& list = w->second;
+    auto it = std::find_if(list.begin(), list.end(), [wid](const Waiter& x) { return x.id == wid; });
+    if (it == list.end()) return;
+    it->responder.reply(public_info(actors_.at(id).info));
+    list.erase(it);
+  });
+}
+
+void Scheduler::answer_waiters(ActorEntry& a) {
+  auto w = waiters_.find(a.info.id);
+  if (w == waiters_.end()) return;
+  ActorInfo info = public_info(a.info);
+  for (auto& waiter : w->second) waiter.responder.reply(info);
+  waiters_.erase(w);
+}
+
+void Scheduler::on_state(const Message&, const Responder& r) { r.reply(build_state()); }
+
+ActorInfo Scheduler::public_info(const ActorInfo& a) const {
+  ActorInfo out = a;
+  out.spec.ctor_args.clear();
+  return out;
+}
+
+ClusterState Scheduler::build_state() const {
+  ClusterState s;
+  s.time_ms = now_ms();
+  for (auto& [id, n] : nodes_) s.nodes.push_back(n);
+  for (auto& [id, a] : actors_) s.actors.push_back(public_info(a.info));
+  s.events.assign(events_.begin(), events_.end());
+  return s;
+}
+
+void Scheduler::set_state(ActorEntry& a, ActorState s, const std::string& message, int exit_code, int signal) {
+  a.info.state = s;
+  a.info.state_since_ms = now_ms();
+  Event e;
+  e.topic = "actor";
+  e.actor = a.info.id;
+  e.node = a.info.node;
+  e.name = a.info.spec.name;
+  e.state = s;
+  e.incarnation = a.info.incarnation;
+  e.endpoint = a.info.endpoint;
+  e.exit_code = exit_code;
+  e.signal = signal;
+  e.message = message;
+  publish(e);
+  if (s == ActorState::alive) answer_waiters(a);
+}
+
+void Scheduler::publish(Event e) {
+  e.seq = ++event_seq_;
+  e.time_ms = now_ms();
+  events_.push_back(e);
+  while (events_.size() > options_.event_history) events_.pop_front();
+  Header h;
+  h.kind = Kind::event;
+  h.method = e.topic;
+  Frames f = encode(h, e);
+  runtime_->io().publish(f);
+}
+
+}  // namespace troupe

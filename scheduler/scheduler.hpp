@@ -1,0 +1,103 @@
+#pragma once
+// The scheduler (DESIGN §1): keeps the tables of nodes and actors, places
+// actors by resources, restarts them with bounded exponential backoff, answers
+// name → endpoint, and publishes every state change as an event. All of its
+// state lives on its runtime's I/O thread: handlers, timers and replies from
+// workers run there one at a time, so the tables need no locks.
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/control.hpp"
+#include "runtime/runtime.hpp"
+
+namespace troupe {
+
+class HttpServer;
+
+class Scheduler {
+ public:
+  struct Options {
+    std::string bind = "tcp://127.0.0.1:7400";  ///< control ROUTER
+    std::string events_bind;                     ///< PUB; default: same host, ephemeral port
+    int http_port = 8265;                        ///< 0: ephemeral; -1: none
+    std::string http_host = "127.0.0.1";
+    std::string journal_dir;                     ///< empty: no journal
+    std::chrono::milliseconds heartbeat_timeout{3000};
+    std::chrono::milliseconds restart_backoff{100};      ///< first restart delay
+    std::chrono::milliseconds restart_backoff_max{5000}; ///< cap of the doubling
+    std::size_t event_history = 2000;
+  };
+
+  /// Binds every port; throws troupe::Exception when one is taken.
+  explicit Scheduler(Options options);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  void start();
+  void stop();
+  [[nodiscard]] const std::string& endpoint() const;
+  [[nodiscard]] const std::string& events_endpoint() const;
+  [[nodiscard]] int http_port() const;
+  /// A copy of the tables. Thread-safe (asks the I/O thread and waits).
+  [[nodiscard]] ClusterState snapshot();
+
+ private:
+  struct ActorEntry {
+    ActorInfo info;
+    bool kill_requested = false;  // by a user: no restart
+    bool restart_requested = false;
+    std::string failure_reason;   // from the actor process, before its exit report
+    int64_t restart_due_ms = 0;
+  };
+  struct Waiter {
+    uint64_t id;
+    Responder responder;
+  };
+
+  void register_methods();
+  void on_register(const Message& m, const Responder& r);
+  void on_heartbeat(const Message& m, const Responder& r);
+  void on_spawn(const Message& m, const Responder& r);
+  void on_resolve(const Message& m, const Responder& r);
+  void on_actor_spec(const Message& m, const Responder& r);
+  void on_actor_ready(const Message& m, const Responder& r);
+  void on_actor_failed(const Message& m, const Responder& r);
+  void on_actor_exited(const Message& m, const Responder& r);
+  void on_kill(const Message& m, const Responder& r);
+  void on_state(const Message& m, const Responder& r);
+
+  ActorEntry* find_actor(ActorId id, const std::string& name);
+  void place(ActorEntry& a);
+  void place_pending();
+  void launch(ActorEntry& a, NodeInfo& node);
+  void release(ActorEntry& a);
+  void handle_death(ActorEntry& a, const ActorExit& exit);
+  void check_heartbeats();
+  void set_state(ActorEntry& a, ActorState s, const std::string& message = {}, int exit_code = 0, int signal = 0);
+  void publish(Event e);
+  void answer_waiters(ActorEntry& a);
+  ClusterState build_state() const;
+  ActorInfo public_info(const ActorInfo& a) const;
+
+  Options options_;
+  std::unique_ptr<Runtime> runtime_;
+  std::unique_ptr<HttpServer> http_;
+  std::map<NodeId, NodeInfo> nodes_;
+  std::map<NodeId, std::vector<int>> free_gpus_;
+  std::map<ActorId, ActorEntry> actors_;
+  std::map<ActorId, std::vector<Waiter>> waiters_;
+  std::deque<Event> events_;
+  NodeId next_node_ = 1;
+  ActorId next_actor_ = 1;
+  uint64_t next_waiter_ = 1;
+  uint64_t event_seq_ = 0;
+  bool stopped_ = false;
+  std::shared_ptr<std::function<void()>> heartbeat_tick_;
+};
+
+}  // namespace troupe

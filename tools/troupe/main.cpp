@@ -1,0 +1,154 @@
+// troupe: one binary for every process of a cluster and for the tools that
+// look at it. `troupe --help` lists the subcommands.
+#include <pthread.h>
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "runtime/actor_process.hpp"
+#include "runtime/worker.hpp"
+#include "scheduler/scheduler.hpp"
+#include "tools/troupe/commands.hpp"
+
+namespace {
+
+/// Blocks SIGINT/SIGTERM in this and every later thread; wait_for_stop() takes them.
+sigset_t block_stop_signals() {
+  sigset_t s;
+  sigemptyset(&s);
+  sigaddset(&s, SIGINT);
+  sigaddset(&s, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &s, nullptr);
+  return s;
+}
+
+int wait_for_stop(const sigset_t& s) {
+  int sig = 0;
+  sigwait(&s, &sig);
+  return sig;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"troupe — an actor runtime for distributed training"};
+  app.require_subcommand(1);
+
+  // troupe scheduler
+  troupe::Scheduler::Options so;
+  int64_t hb_ms = 3000;
+  auto* sched = app.add_subcommand("scheduler", "run the cluster's scheduler");
+  sched->add_option("--bind", so.bind, "control endpoint")->capture_default_str();
+  sched->add_option("--events", so.events_bind, "events (PUB) endpoint; default: same host, ephemeral port");
+  sched->add_option("--http-port", so.http_port, "HTTP port for /api/state and /metrics (-1: none)")->capture_default_str();
+  sched->add_option("--http-host", so.http_host, "HTTP address")->capture_default_str();
+  sched->add_option("--journal", so.journal_dir, "journal directory");
+  sched->add_option("--heartbeat-timeout-ms", hb_ms, "declare a worker dead after this silence")->capture_default_str();
+
+  // troupe worker
+  troupe::Worker::Options wo;
+  auto* work = app.add_subcommand("worker", "run a worker on this host");
+  work->add_option("--scheduler", wo.scheduler, "scheduler control endpoint")->required();
+  work->add_option("--host", wo.host, "address this worker's actors bind")->capture_default_str();
+  work->add_option("--cpus", wo.cpus, "CPUs to offer (default: all cores)");
+  work->add_option("--gpus", wo.gpus, "GPUs to offer")->capture_default_str();
+  work->add_option("--memory-mb", wo.memory_mb, "memory to offer");
+  work->add_option("--log-dir", wo.log_dir, "per-actor log files");
+
+  // troupe up
+  int up_workers = 1;
+  double up_cpus = 0;
+  std::string up_log_dir;
+  troupe::Scheduler::Options uo;
+  uo.bind = "tcp://127.0.0.1:7400";
+  auto* up = app.add_subcommand("up", "scheduler plus N workers in the foreground; Ctrl-C stops all");
+  up->add_option("--workers", up_workers, "number of workers")->capture_default_str()->check(CLI::Range(1, 256));
+  up->add_option("--cpus-per-worker", up_cpus, "CPUs each worker offers (default: all cores)");
+  up->add_option("--bind", uo.bind, "scheduler control endpoint")->capture_default_str();
+  up->add_option("--http-port", uo.http_port, "HTTP port (-1: none)")->capture_default_str();
+  up->add_option("--log-dir", up_log_dir, "per-actor log files");
+
+  // troupe actor (started by workers)
+  troupe::ActorProcessOptions ao;
+  auto* actor = app.add_subcommand("actor", "run one actor (started by a worker)");
+  actor->add_option("--scheduler", ao.scheduler)->required();
+  actor->add_option("--host", ao.host);
+  actor->add_option("--actor", ao.actor)->required();
+  actor->add_option("--incarnation", ao.incarnation)->required();
+  actor->add_option("--code-path", ao.code_paths, "shared library with TROUPE_ACTOR classes");
+  actor->group("");  // internal: hidden from --help
+
+  troupe::cli::add_inspection_commands(app);
+
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    if (*sched) {
+      so.heartbeat_timeout = std::chrono::milliseconds(hb_ms);
+      auto signals = block_stop_signals();
+      troupe::Scheduler s(so);
+      s.start();
+      std::printf("troupe scheduler: control %s, events %s, http %d\n", s.endpoint().c_str(),
+                  s.events_endpoint().c_str(), s.http_port());
+      std::fflush(stdout);
+      wait_for_stop(signals);
+      s.stop();
+      return 0;
+    }
+    if (*work) {
+      auto signals = block_stop_signals();
+      troupe::Worker w(wo);
+      w.start();
+      if (!w.wait_registered(std::chrono::seconds(30))) {
+        std::fprintf(stderr, "troupe worker: scheduler %s did not answer within 30 s\n", wo.scheduler.c_str());
+        return 1;
+      }
+      std::printf("troupe worker: node %llu at %s, logs in %s\n", static_cast<unsigned long long>(w.node_id()),
+                  w.endpoint().c_str(), w.log_dir().c_str());
+      std::fflush(stdout);
+      wait_for_stop(signals);
+      w.stop();
+      return 0;
+    }
+    if (*up) {
+      auto signals = block_stop_signals();
+      troupe::Scheduler s(uo);
+      s.start();
+      std::vector<std::unique_ptr<troupe::Worker>> workers;
+      const std::string log_dir = up_log_dir.empty() ? "/tmp/troupe-up-" + std::to_string(getpid()) : up_log_dir;
+      for (int i = 0; i < up_workers; ++i) {
+        troupe::Worker::Options w;
+        w.scheduler = s.endpoint();
+        w.cpus = up_cpus;
+        w.log_dir = log_dir + "/worker-" + std::to_string(i + 1);
+        workers.push_back(std::make_unique<troupe::Worker>(w));
+        workers.back()->start();
+      }
+      for (auto& w : workers)
+        if (!w->wait_registered(std::chrono::seconds(10))) {
+          std::fprintf(stderr, "troupe up: a worker did not register\n");
+          return 1;
+        }
+      std::printf("troupe up: scheduler %s, %d worker(s), http %d, logs in %s\n", s.endpoint().c_str(), up_workers,
+                  s.http_port(), log_dir.c_str());
+      std::printf("troupe up: press Ctrl-C to stop\n");
+      std::fflush(stdout);
+      wait_for_stop(signals);
+      std::printf("troupe up: stopping\n");
+      for (auto& w : workers) w->stop();
+      s.stop();
+      return 0;
+    }
+    if (*actor) return troupe::run_actor_process(ao);
+    return troupe::cli::run_inspection_command(app);
+  } catch (const troupe::Exception& e) {
+    std::fprintf(stderr, "troupe: %s\n", e.error().to_string().c_str());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "troupe: %s\n", e.what());
+    return 1;
+  }
+}
