@@ -1,0 +1,8 @@
+#include "tests/actors/test_actors.hpp"
+
+#include "runtime/registry.hpp"
+
+TROUPE_ACTOR(Echo, echo, add, scale, fail, pid);
+TROUPE_ACTOR(Tally, add, value, pid, slow_add);
+TROUPE_ACTOR(Relay, add_via);
+TROUPE_ACTOR(Fragile, ok);

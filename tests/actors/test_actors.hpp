@@ -1,0 +1,53 @@
+#pragma once
+// Actor classes used by the multi-process tests; registered in test_actors.cpp,
+// which is built into libtest_actors.so (the code path of every test actor).
+#include <unistd.h>
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "runtime/actor_handle.hpp"
+#include "runtime/tensor.hpp"
+
+struct Echo {
+  std::string echo(std::string s) { return s; }
+  int add(int a, int b) { return a + b; }
+  troupe::Tensor scale(troupe::Tensor t, float k) {
+    auto out = troupe::Tensor::empty(troupe::DType::f32, t.shape());
+    auto in = t.span<float>();
+    auto o = out.span<float>();
+    for (std::size_t i = 0; i < in.size(); ++i) o[i] = in[i] * k;
+    return out;
+  }
+  void fail(std::string message) { throw std::runtime_error(message); }
+  int pid() { return static_cast<int>(getpid()); }
+};
+
+struct Tally {
+  explicit Tally(int start) : value_(start) {}
+  int add(int x) { return value_ += x; }
+  int value() const { return value_; }
+  int pid() const { return static_cast<int>(getpid()); }
+  /// Adds after `ms` milliseconds of work: a call that is in flight long enough to kill its actor.
+  int slow_add(int x, int ms) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    return value_ += x;
+  }
+  int value_;
+};
+
+struct Relay {
+  /// Calls another actor through a handle it was given.
+  int add_via(troupe::ActorHandle<Tally> tally, int x) {
+    return tally.call(&Tally::add, x).get(std::chrono::seconds(10));
+  }
+};
+
+struct Fragile {
+  explicit Fragile(bool throw_in_constructor) {
+    if (throw_in_constructor) throw std::runtime_error("boom in the constructor");
+  }
+  int ok() { return 1; }
+};

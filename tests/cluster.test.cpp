@@ -1,0 +1,283 @@
+// Multi-process tests: an embedded scheduler and two workers (real sockets on
+// 127.0.0.1), actors in real processes started by fork/exec of `troupe actor`.
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include <zmq_addon.hpp>
+
+#include "runtime/cluster.hpp"
+#include "tests/actors/test_actors.hpp"
+#include "tests/test_support.hpp"
+
+using namespace std::chrono_literals;
+using troupe::Errc;
+
+namespace {
+
+troupe::Cluster two_workers() {
+  return troupe::Cluster::local({.workers = 2, .cpus_per_worker = 2, .http_port = -1});
+}
+
+troupe::ActorInfo info_of(const troupe::Cluster& c, troupe::ActorId id) {
+  auto s = c.state();
+  REQUIRE(s.ok());
+  for (const auto& a : s->actors)
+    if (a.id == id) return a;
+  FAIL("actor not in the state");
+  return {};
+}
+
+/// Sends raw frames to an endpoint and returns the reply frames (empty on timeout).
+troupe::Frames raw_call(const std::string& endpoint, troupe::Frames frames, int timeout_ms = 3000) {
+  zmq::context_t ctx;
+  zmq::socket_t s(ctx, zmq::socket_type::dealer);
+  s.set(zmq::sockopt::linger, 0);
+  s.set(zmq::sockopt::rcvtimeo, timeout_ms);
+  s.connect(endpoint);
+  zmq::send_multipart(s, frames);
+  troupe::Frames reply;
+  (void)zmq::recv_multipart(s, std::back_inserter(reply));
+  return reply;
+}
+
+}  // namespace
+
+TEST_CASE("actors on two workers answer calls over tcp") {
+  auto cluster = two_workers();
+  // Each worker offers 2 CPUs: two 2-CPU actors must land on different nodes.
+  auto a = cluster.spawn<Echo>({.name = "a", .cpus = 2});
+  auto b = cluster.spawn<Echo>({.name = "b", .cpus = 2});
+  CHECK(a.call(&Echo::add, 2, 3).get(10s) == 5);
+  CHECK(b.call(&Echo::echo, std::string("hello")).get(10s) == "hello");
+  auto ia = info_of(cluster, a.id());
+  auto ib = info_of(cluster, b.id());
+  CHECK(ia.state == troupe::ActorState::alive);
+  CHECK(ia.node != ib.node);
+  CHECK(ia.endpoint.rfind("tcp://127.0.0.1:", 0) == 0);
+  CHECK(a.call(&Echo::pid).get(10s) != b.call(&Echo::pid).get(10s));
+}
+
+TEST_CASE("a tensor argument and result travel between processes intact") {
+  auto cluster = two_workers();
+  auto e = cluster.spawn<Echo>({});
+  std::vector<float> v(1 << 20);
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i % 1000) * 0.5f;
+  auto t = troupe::Tensor::from_floats(v, {1024, 1024});
+  auto r = e.call(&Echo::scale, t, 2.0f).get(20s);
+  REQUIRE(r.shape() == troupe::Tensor::Shape{1024, 1024});
+  auto out = r.span<float>();
+  CHECK(out[0] == 0.0f);
+  CHECK(out[999] == 999.0f);
+  CHECK(out[v.size() - 1] == v.back() * 2.0f);
+}
+
+TEST_CASE("an actor handle passed to another actor lets it call the first") {
+  auto cluster = two_workers();
+  auto tally = cluster.spawn<Tally>({.name = "tally"}, 100);
+  auto relay = cluster.spawn<Relay>({.name = "relay"});
+  CHECK(relay.call(&Relay::add_via, tally, 5).get(20s) == 105);
+  CHECK(tally.call(&Tally::value).get(10s) == 105);
+  // Handles are also found by name.
+  auto again = cluster.actor<Tally>("tally");
+  CHECK(again.id() == tally.id());
+  CHECK(again.call(&Tally::add, 1).get(10s) == 106);
+}
+
+TEST_CASE("calls from one caller are served in submission order") {
+  auto cluster = two_workers();
+  auto t = cluster.spawn<Tally>({}, 0);
+  std::vector<troupe::Future<int>> results;
+  for (int i = 1; i <= 2000; ++i) results.push_back(t.call(&Tally::add, 1));
+  REQUIRE(troupe::wait_all(results, 30s));
+  for (int i = 0; i < 2000; ++i) CHECK(results[i].get() == i + 1);
+}
+
+TEST_CASE("bad calls get typed errors and the actor keeps serving") {
+  auto cluster = two_workers();
+  auto e = cluster.spawn<Echo>({});
+  auto unknown = e.call_named<int>("no_such_method", 1).result(10s);
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error().code == Errc::unknown_method);
+  CHECK(unknown.error().message.find("no_such_method") != std::string::npos);
+
+  auto wrong_type = e.call_named<int>("add", std::string("x"), 2).result(10s);
+  REQUIRE_FALSE(wrong_type.ok());
+  CHECK(wrong_type.error().code == Errc::bad_arguments);
+
+  auto wrong_count = e.call_named<int>("add", 1).result(10s);
+  REQUIRE_FALSE(wrong_count.ok());
+  CHECK(wrong_count.error().code == Errc::bad_arguments);
+  CHECK(wrong_count.error().message.find("takes 2") != std::string::npos);
+
+  auto thrown = e.call(&Echo::fail, std::string("the reason")).result(10s);
+  REQUIRE_FALSE(thrown.ok());
+  CHECK(thrown.error().code == Errc::remote_error);
+  CHECK(thrown.error().message == "the reason");
+
+  auto wrong_result = e.call_named<std::string>("add", 1, 2).result(10s);
+  REQUIRE_FALSE(wrong_result.ok());
+  CHECK(wrong_result.error().code == Errc::bad_arguments);
+
+  CHECK(e.call(&Echo::add, 20, 22).get(10s) == 42);
+  CHECK(info_of(cluster, e.id()).incarnation == 0);
+}
+
+TEST_CASE("malformed frames sent straight to an actor are rejected and counted") {
+  auto cluster = two_workers();
+  auto e = cluster.spawn<Echo>({});
+  REQUIRE(e.call(&Echo::add, 1, 1).get(10s) == 2);
+  const auto endpoint = info_of(cluster, e.id()).endpoint;
+
+  // Garbage with no readable header: nobody to answer, dropped.
+  troupe::Frames garbage;
+  garbage.emplace_back(std::string("\xc1\xff garbage"));
+  garbage.emplace_back(std::string("more"));
+  CHECK(raw_call(endpoint, std::move(garbage), 300).empty());
+
+  // A good header with a truncated body: an error reply.
+  troupe::Header h;
+  h.call_id = 7;
+  h.method = "add";
+  auto frames = troupe::encode(h, std::make_tuple(1, 2));
+  std::string body = frames[1].to_string();
+  frames[1] = zmq::message_t(body.data(), body.size() - 1);
+  auto reply = raw_call(endpoint, std::move(frames));
+  REQUIRE(reply.size() >= 2);
+  auto msg = troupe::decode(std::move(reply));
+  REQUIRE(msg.ok());
+  CHECK(msg->header().kind == troupe::Kind::error);
+  CHECK(msg->header().call_id == 7);
+  CHECK(msg->body_as<troupe::Error>()->code == Errc::malformed_message);
+
+  // The process lives on.
+  CHECK(e.call(&Echo::add, 2, 2).get(10s) == 4);
+  CHECK(info_of(cluster, e.id()).incarnation == 0);
+}
+
+TEST_CASE("kill -9 mid-call fails the call with ActorDied(SIGKILL) and the actor comes back") {
+  auto cluster = two_workers();
+  auto t = cluster.spawn<Tally>({.name = "victim", .max_restarts = 1}, 10);
+  const int pid = t.call(&Tally::pid).get(10s);
+  auto in_flight = t.call(&Tally::slow_add, 1, 10000);
+  REQUIRE(kill(pid, SIGKILL) == 0);
+  auto r = in_flight.result(10s);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == Errc::actor_died);
+  CHECK(r.error().signal == SIGKILL);
+
+  auto back = cluster.wait_alive(t.id(), 10s);
+  REQUIRE(back.ok());
+  CHECK(back->incarnation == 1);
+  CHECK(back->restarts == 1);
+  REQUIRE(back->deaths.size() == 1);
+  CHECK(back->deaths[0].signal == SIGKILL);
+  // A fresh incarnation: constructed again from the spawn arguments.
+  CHECK(t.call(&Tally::add, 5).get(10s) == 15);
+
+  // max_restarts = 1 is spent: the next death is final.
+  const int pid1 = t.call(&Tally::pid).get(10s);
+  auto last_call = t.call(&Tally::slow_add, 1, 10000);
+  REQUIRE(kill(pid1, SIGKILL) == 0);
+  REQUIRE_FALSE(last_call.result(10s).ok());  // fails once the scheduler has seen the death
+  auto dead = cluster.wait_alive(t.id(), 10s);
+  REQUIRE_FALSE(dead.ok());
+  CHECK(dead.error().code == Errc::actor_died);
+  CHECK(dead.error().signal == SIGKILL);
+  auto final_info = info_of(cluster, t.id());
+  CHECK(final_info.state == troupe::ActorState::dead);
+  CHECK(final_info.deaths.size() == 2);
+  auto after = t.call(&Tally::value).result(10s);
+  REQUIRE_FALSE(after.ok());
+  CHECK(after.error().code == Errc::actor_died);
+}
+
+TEST_CASE("a retryable call in flight when its actor dies is resent to the next incarnation") {
+  auto cluster = two_workers();
+  auto t = cluster.spawn<Tally>({.max_restarts = 2, .retryable = {"slow_add"}}, 100);
+  const int pid = t.call(&Tally::pid).get(10s);
+  auto in_flight = t.call(&Tally::slow_add, 7, 3000);
+  REQUIRE(kill(pid, SIGKILL) == 0);
+  // The new incarnation starts from 100 again and runs the resent call.
+  CHECK(in_flight.get(20s) == 107);
+  CHECK(info_of(cluster, t.id()).incarnation == 1);
+}
+
+TEST_CASE("a call addressed to a stale incarnation is fenced off") {
+  auto cluster = two_workers();
+  auto t = cluster.spawn<Tally>({.max_restarts = 1}, 0);
+  const int pid = t.call(&Tally::pid).get(10s);
+  auto in_flight = t.call(&Tally::slow_add, 1, 10000);
+  REQUIRE(kill(pid, SIGKILL) == 0);
+  REQUIRE_FALSE(in_flight.result(10s).ok());  // fails once the scheduler has seen the death
+  auto now = cluster.wait_alive(t.id(), 10s);
+  REQUIRE(now.ok());
+  REQUIRE(now->incarnation == 1);
+
+  troupe::Header h;
+  h.call_id = 99;
+  h.method = "add";
+  h.target_id = t.id();
+  h.target_incarnation = 0;  // the dead one
+  auto reply = raw_call(now->endpoint, troupe::encode(h, std::make_tuple(1000)));
+  auto msg = troupe::decode(std::move(reply));
+  REQUIRE(msg.ok());
+  CHECK(msg->header().kind == troupe::Kind::error);
+  CHECK(msg->body_as<troupe::Error>()->code == Errc::stale_incarnation);
+  // Nothing was applied.
+  CHECK(t.call(&Tally::value).get(10s) == 0);
+}
+
+TEST_CASE("an actor whose constructor throws dies with the exception text as its cause") {
+  auto cluster = two_workers();
+  auto f = cluster.spawn<Fragile>({.name = "fragile"}, true);
+  auto r = cluster.wait_alive(f.id(), 15s);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == Errc::actor_died);
+  CHECK(r.error().message.find("boom in the constructor") != std::string::npos);
+  auto ok = cluster.spawn<Fragile>({.name = "sturdy"}, false);
+  CHECK(ok.call(&Fragile::ok).get(10s) == 1);
+}
+
+TEST_CASE("bad constructor arguments make the actor DEAD with a clear cause") {
+  auto cluster = two_workers();
+  auto t = cluster.spawn<Tally>({}, std::string("not a number"));
+  auto r = cluster.wait_alive(t.id(), 15s);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().message.find("constructor") != std::string::npos);
+}
+
+TEST_CASE("an actor that fits nowhere stays PENDING with the reason") {
+  auto cluster = two_workers();
+  auto big = cluster.spawn<Echo>({.name = "big", .cpus = 64});
+  auto info = info_of(cluster, big.id());
+  CHECK(info.state == troupe::ActorState::pending);
+  CHECK(info.pending_reason.find("64 CPU") != std::string::npos);
+  auto call = big.with_timeout(300ms).call(&Echo::add, 1, 2).result(5s);
+  REQUIRE_FALSE(call.ok());
+  CHECK(call.error().code == Errc::timeout);
+  REQUIRE(cluster.kill("big").ok());
+  CHECK(info_of(cluster, big.id()).state == troupe::ActorState::dead);
+}
+
+TEST_CASE("spawn refuses a duplicate name and an unknown retryable method") {
+  auto cluster = two_workers();
+  auto a = cluster.spawn<Echo>({.name = "only"});
+  auto dup = cluster.try_spawn<Echo>({.name = "only"});
+  REQUIRE_FALSE(dup.ok());
+  CHECK(dup.error().code == Errc::invalid_argument);
+  auto bad = cluster.try_spawn<Echo>({.retryable = {"nope"}});
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message.find("nope") != std::string::npos);
+  auto missing = cluster.lookup("nobody");
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().code == Errc::not_found);
+}
+
+TEST_CASE("a dead scheduler gives connection_lost, not a hang") {
+  CHECK_THROWS_AS(troupe::Cluster::connect("tcp://127.0.0.1:1", {.timeout = 300ms}), troupe::Exception);
+  try {
+    troupe::Cluster::connect("tcp://127.0.0.1:1", {.timeout = 300ms});
+  } catch (const troupe::Exception& e) {
+    CHECK(e.code() == Errc::connection_lost);
+  }
+}
