@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <variant>
 
@@ -66,7 +67,11 @@ template <class T>
 class Result {
  public:
   Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
-  Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
+  Result(Error error) requires(!std::is_same_v<T, Error>)  // NOLINT
+      : v_(std::in_place_index<1>, std::move(error)) {}
+  /// A failed Result; the only way to build one when T is Error itself
+  /// (Result<Error> holds an Error *value*, e.g. a decoded error reply).
+  static Result failed(Error error) { return Result(FailTag{}, std::move(error)); }
   [[nodiscard]] bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
   [[nodiscard]] T& value() & { check(); return std::get<0>(v_); }
@@ -79,6 +84,8 @@ class Result {
   const T& operator*() const& { return value(); }
 
  private:
+  struct FailTag {};
+  Result(FailTag, Error error) : v_(std::in_place_index<1>, std::move(error)) {}
   void check() const {
     if (v_.index() != 0) throw Exception(std::get<1>(v_));
   }
