@@ -1,0 +1,132 @@
+// The troupe binary as separate processes: `troupe up`, `troupe scheduler`,
+// `troupe worker`. Stopping, and losing a worker.
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+
+#include "runtime/cluster.hpp"
+#include "runtime/process.hpp"
+#include "runtime/worker.hpp"
+#include "tests/actors/test_actors.hpp"
+#include "tests/test_support.hpp"
+
+using namespace std::chrono_literals;
+using troupe::testing::eventually;
+using troupe::testing::process_gone;
+
+namespace {
+
+std::string temp_dir() {
+  auto dir = std::filesystem::temp_directory_path() / ("troupe-test-" + std::to_string(getpid()) + "-" +
+                                                       std::to_string(std::rand()));
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+/// Starts `troupe ARGS…` with its output in `log`; waits until `pattern` shows
+/// up there and returns its first capture group.
+std::pair<troupe::Child, std::string> start(const std::vector<std::string>& args, const std::string& log,
+                                            const std::string& pattern) {
+  troupe::SpawnSpec spec;
+  spec.exe = troupe::find_troupe_binary();
+  spec.args = args;
+  spec.log_path = log;
+  auto child = troupe::Child::spawn(spec);
+  REQUIRE(child.ok());
+  std::smatch m;
+  std::regex re(pattern);
+  std::string text;
+  bool seen = eventually([&] {
+    text = slurp(log);
+    return std::regex_search(text, m, re);
+  }, 10s);
+  INFO("log of troupe " << args[0] << ":\n" << text);
+  REQUIRE(seen);
+  return {std::move(child.value()), m[1].str()};
+}
+
+}  // namespace
+
+TEST_CASE("troupe up stops its scheduler, workers and actors on SIGTERM and SIGINT, leaving no process") {
+  for (int sig : {SIGTERM, SIGINT}) {
+    CAPTURE(sig);
+    const auto dir = temp_dir();
+    auto [up, endpoint] = start({"up", "--workers", "2", "--bind", "tcp://127.0.0.1:*", "--http-port", "-1",
+                                 "--log-dir", dir + "/logs"},
+                                dir + "/up.log", R"(scheduler (tcp://[0-9.]+:[0-9]+))");
+    std::vector<int> pids;
+    {
+      auto cluster = troupe::Cluster::connect(endpoint);
+      auto a = cluster.spawn<Echo>({});
+      auto b = cluster.spawn<Echo>({});
+      pids = {a.call(&Echo::pid).get(10s), b.call(&Echo::pid).get(10s)};
+      cluster.shutdown();
+    }
+    REQUIRE(up.signal(sig));
+    std::optional<troupe::ExitStatus> status;
+    REQUIRE(eventually([&] { return (status = up.try_reap()).has_value(); }, 10s));
+    CHECK(status->exit_code == 0);
+    CHECK(status->signal == 0);
+    for (int pid : pids) CHECK(eventually([&] { return process_gone(pid); }, 5s));
+    std::filesystem::remove_all(dir);
+  }
+}
+
+TEST_CASE("a worker that stops heartbeating is declared dead and its actors restart on another worker") {
+  const auto dir = temp_dir();
+  auto [sched, endpoint] = start({"scheduler", "--bind", "tcp://127.0.0.1:*", "--http-port", "-1",
+                                  "--heartbeat-timeout-ms", "1000"},
+                                 dir + "/scheduler.log", R"(control (tcp://[0-9.]+:[0-9]+))");
+  auto [w1, node1] = start({"worker", "--scheduler", endpoint, "--cpus", "1", "--log-dir", dir + "/w1"},
+                           dir + "/w1.log", R"(node ([0-9]+) at)");
+  auto [w2, node2] = start({"worker", "--scheduler", endpoint, "--cpus", "1", "--log-dir", dir + "/w2"},
+                           dir + "/w2.log", R"(node ([0-9]+) at)");
+  auto cluster = troupe::Cluster::connect(endpoint);
+  auto t = cluster.spawn<Tally>({.name = "survivor", .cpus = 1, .max_restarts = 3}, 7);
+  REQUIRE(t.call(&Tally::add, 1).get(10s) == 8);
+  auto before = cluster.wait_alive(t.id(), 10s);
+  REQUIRE(before.ok());
+  const bool on_first = std::to_string(before->node) == node1;
+  troupe::Child& host = on_first ? w1 : w2;
+  const std::string other = on_first ? node2 : node1;
+
+  // The host vanishes: its worker is SIGKILLed and its actors die with it.
+  REQUIRE(host.signal(SIGKILL));
+  troupe::ActorInfo after;
+  REQUIRE(eventually([&] {
+    auto r = cluster.wait_alive(t.id(), 2s);
+    if (r.ok()) after = r.value();
+    return r.ok() && r->incarnation >= 1;
+  }, 15s));
+  CHECK(std::to_string(after.node) == other);
+  REQUIRE_FALSE(after.deaths.empty());
+  CHECK(after.deaths.back().reason.find("lost") != std::string::npos);
+  CHECK(t.call(&Tally::add, 1).get(10s) == 8);  // a fresh incarnation, built from the spawn arguments
+
+  auto state = cluster.state();
+  REQUIRE(state.ok());
+  for (const auto& n : state->nodes)
+    if (std::to_string(n.id) != other) CHECK_FALSE(n.alive);
+
+  // With no node left for it, the actor waits PENDING with the reason.
+  auto& survivor_host = on_first ? w2 : w1;
+  REQUIRE(survivor_host.signal(SIGKILL));
+  REQUIRE(eventually([&] {
+    auto s = cluster.state();
+    if (!s.ok()) return false;
+    for (const auto& a : s->actors)
+      if (a.id == t.id()) return a.state == troupe::ActorState::pending && a.pending_reason == "no alive nodes";
+    return false;
+  }, 15s));
+  cluster.shutdown();
+  sched.signal(SIGTERM);
+  std::filesystem::remove_all(dir);
+}
