@@ -8,6 +8,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "runtime/deferred.hpp"
 #include "runtime/future.hpp"
 #include "runtime/registry.hpp"
 #include "runtime/runtime.hpp"
@@ -71,13 +72,13 @@ class ActorHandle {
 
   /// Calls a method registered with TROUPE_ACTOR.
   template <class R, class... P, class... A>
-  Future<std::decay_t<R>> call(R (T::*m)(P...), A&&... args) const { return call_ptr<R, P...>(m, std::forward<A>(args)...); }
+  Future<detail::reply_t<R>> call(R (T::*m)(P...), A&&... args) const { return call_ptr<R, P...>(m, std::forward<A>(args)...); }
   template <class R, class... P, class... A>
-  Future<std::decay_t<R>> call(R (T::*m)(P...) const, A&&... args) const { return call_ptr<R, P...>(m, std::forward<A>(args)...); }
+  Future<detail::reply_t<R>> call(R (T::*m)(P...) const, A&&... args) const { return call_ptr<R, P...>(m, std::forward<A>(args)...); }
   template <class R, class... P, class... A>
-  Future<std::decay_t<R>> call(R (T::*m)(P...) noexcept, A&&... args) const { return call_ptr<R, P...>(m, std::forward<A>(args)...); }
+  Future<detail::reply_t<R>> call(R (T::*m)(P...) noexcept, A&&... args) const { return call_ptr<R, P...>(m, std::forward<A>(args)...); }
   template <class R, class... P, class... A>
-  Future<std::decay_t<R>> call(R (T::*m)(P...) const noexcept, A&&... args) const { return call_ptr<R, P...>(m, std::forward<A>(args)...); }
+  Future<detail::reply_t<R>> call(R (T::*m)(P...) const noexcept, A&&... args) const { return call_ptr<R, P...>(m, std::forward<A>(args)...); }
 
   /// Calls a method by name with arguments packed as given (no compile-time check).
   template <class R, class... A>
@@ -89,13 +90,13 @@ class ActorHandle {
 
  private:
   template <class R, class... P, class M, class... A>
-  Future<std::decay_t<R>> call_ptr(M m, A&&... args) const {
+  Future<detail::reply_t<R>> call_ptr(M m, A&&... args) const {
     static_assert(sizeof...(P) == sizeof...(A), "wrong number of arguments for this method");
     const std::string* name = method_name(m);
     if (name == nullptr)
-      return Future<std::decay_t<R>>::ready_with(
+      return Future<detail::reply_t<R>>::ready_with(
           Error(Errc::unknown_method, "method not registered with TROUPE_ACTOR for this class"));
-    return detail::call_actor<std::decay_t<R>, P...>(id_, *name, options_for(*name), std::forward<A>(args)...);
+    return detail::call_actor<detail::reply_t<R>, P...>(id_, *name, options_for(*name), std::forward<A>(args)...);
   }
   template <class M>
   static const std::string* method_name(M m) {

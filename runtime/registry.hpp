@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "runtime/codec.hpp"
+#include "runtime/deferred.hpp"
 #include "runtime/server.hpp"
 
 namespace troupe {
@@ -157,6 +158,14 @@ void invoke_method(M method, const char* name, void* self, const Message& call, 
         if constexpr (std::is_void_v<R>) {
           (obj->*method)(std::forward<P>(a)...);
           responder.reply(msgpack::type::nil_t());
+        } else if constexpr (is_deferred_v<std::decay_t<R>>) {
+          // The reply goes out whenever (and on whichever thread) it is resolved.
+          (obj->*method)(std::forward<P>(a)...).on_done([responder](const auto& r) {
+            if (r.ok())
+              responder.reply(r.value());
+            else
+              responder.fail(r.error());
+          });
         } else {
           responder.reply((obj->*method)(std::forward<P>(a)...));
         }

@@ -1,0 +1,63 @@
+#include "actors/training/job.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace troupe::train {
+
+const char* consistency_name(Consistency c) {
+  switch (c) {
+    case Consistency::sync: return "sync";
+    case Consistency::backup: return "backup";
+    case Consistency::ssp: return "ssp";
+    case Consistency::async: return "async";
+  }
+  return "?";
+}
+
+kernels::MlpSpec mlp_spec(const JobSpec& job) {
+  kernels::MlpSpec s;
+  s.sizes = job.sizes;
+  for (const auto& a : job.activations) {
+    auto act = kernels::activation_from_name(a);
+    if (!act) throw std::invalid_argument("unknown activation '" + a + "'");
+    s.activations.push_back(*act);
+  }
+  auto loss = kernels::loss_from_name(job.loss);
+  if (!loss) throw std::invalid_argument("unknown loss '" + job.loss + "'");
+  s.loss = *loss;
+  if (const std::string why = s.check(); !why.empty()) throw std::invalid_argument(why);
+  return s;
+}
+
+void finalize(JobSpec& job, int64_t file_samples) {
+  const int64_t val = static_cast<int64_t>(std::llround(job.val_fraction * static_cast<double>(file_samples)));
+  int64_t train = file_samples - val;
+  if (job.limit_train > 0) train = std::min(train, job.limit_train);
+  job.train_samples = train;
+  // The largest slot: slot 0 of loader 0 (loaders <= trainers is validated).
+  const int64_t owned0 = (train + job.loaders - 1) / job.loaders;
+  const int64_t slots0 = (job.trainers + job.loaders - 1) / job.loaders;
+  const int64_t slot_size = (owned0 + slots0 - 1) / slots0;
+  job.steps_per_epoch = std::max<int64_t>(1, (slot_size + job.batch - 1) / job.batch);
+  job.total_steps = job.steps_per_epoch * job.epochs;
+  if (job.max_steps > 0) job.total_steps = std::min(job.total_steps, job.max_steps);
+}
+
+std::pair<int64_t, int64_t> shard_range(int64_t num_params, int shards, int s) {
+  return {num_params * s / shards, num_params * (s + 1) / shards};
+}
+
+float scheduled_lr(const JobSpec& job, int64_t t, int64_t total) {
+  if (job.lr_final == 1.0f || total <= 0) return job.adam.lr;
+  const double progress = std::clamp(static_cast<double>(t - 1) / static_cast<double>(total), 0.0, 1.0);
+  return static_cast<float>(job.adam.lr * (1.0 - (1.0 - job.lr_final) * progress));
+}
+
+int64_t total_adam_steps(const JobSpec& job) {
+  if (job.mode == Consistency::sync || job.mode == Consistency::backup) return job.total_steps;
+  return job.total_steps * job.trainers;
+}
+
+}  // namespace troupe::train

@@ -1,0 +1,245 @@
+#include "actors/training/trainer.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+#include <thread>
+
+#include "kernels/cpu/threads.hpp"
+#include "runtime/actor_context.hpp"
+#include "runtime/registry.hpp"
+
+namespace troupe::train {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+constexpr auto kPullTimeout = std::chrono::seconds(60);
+constexpr auto kBatchTimeout = std::chrono::seconds(60);
+constexpr auto kControlTimeout = std::chrono::seconds(10);
+
+double us_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::micro>(b - a).count();
+}
+
+kernels::MlpOptions mlp_options(const JobSpec& job) {
+  kernels::MlpOptions o;
+  o.backend = job.backend == "cuda" ? kernels::Backend::cuda : kernels::Backend::cpu;
+  o.cpu_threads = job.trainer_threads;
+  o.cuda_device = 0;  // the worker shows a GPU actor only its own device
+  return o;
+}
+}  // namespace
+
+Trainer::Trainer(JobSpec job, int slot, ActorHandle<ShardLoader> loader, std::vector<ActorHandle<Aggregator>> shards)
+    : job_(std::move(job)), slot_(slot), loader_(std::move(loader)), shards_(std::move(shards)) {
+  if (slot < 0 || slot >= job_.trainers) throw std::invalid_argument("trainer slot out of range");
+  if (static_cast<int>(shards_.size()) != job_.shards) throw std::invalid_argument("need one handle per shard");
+  num_params_ = kernels::ParamLayout(mlp_spec(job_)).num_params();
+  for (int s = 0; s < job_.shards; ++s) ranges_.push_back(shard_range(num_params_, job_.shards, s));
+  ActorContext& self = this_actor();
+  self_ = self.id();
+  incarnation_ = self.incarnation();
+  status_.slot = slot;
+  status_.incarnation = incarnation_;
+  self.run_background([this](std::stop_token st) { loop(st); });
+}
+
+Trainer::~Trainer() { stop_ = true; }
+
+bool Trainer::stop() {
+  stop_ = true;
+  return true;
+}
+
+TrainerStatus Trainer::status() {
+  std::lock_guard lock(status_mutex_);
+  return status_;
+}
+
+void Trainer::join_all(std::stop_token st) {
+  pushes_.clear();
+  next_batch_.reset();
+  while (!st.stop_requested() && !stop_) {
+    std::vector<Future<JoinReply>> fs;
+    for (auto& s : shards_) fs.push_back(s.call(&Aggregator::join, JoinRequest{slot_, self_, incarnation_}));
+    bool ok = true;
+    JoinReply first;
+    for (std::size_t i = 0; i < fs.size(); ++i) {
+      auto r = fs[i].result(kControlTimeout);
+      if (!r.ok()) {
+        ok = false;
+        std::fprintf(stderr, "trainer %d: join shard %zu: %s (retrying)\n", slot_, i, r.error().to_string().c_str());
+        break;
+      }
+      if (i == 0) first = r.value();
+    }
+    if (ok) {
+      step_ = first.next_step;
+      version_ = first.version;
+      return;
+    }
+    // A shard is restarting: the scheduler brings it back; try again shortly.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+void Trainer::loop(std::stop_token st) {
+  kernels::cpu::set_num_threads(job_.trainer_threads);
+  model_ = kernels::make_mlp(mlp_spec(job_), mlp_options(job_));
+  params_.assign(static_cast<std::size_t>(num_params_), 0.0f);
+  join_all(st);
+  while (!st.stop_requested() && !stop_ && step_ < job_.total_steps) {
+    bool ok = false;
+    try {
+      ok = step_once(st);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "trainer %d: step %lld failed: %s\n", slot_, static_cast<long long>(step_), e.what());
+    }
+    if (!ok) join_all(st);
+  }
+  std::lock_guard lock(status_mutex_);
+  status_.finished = step_ >= job_.total_steps;
+  status_.step = step_;
+}
+
+bool Trainer::step_once(std::stop_token) {
+  const bool lockstep = job_.mode == Consistency::sync || job_.mode == Consistency::backup;
+  const auto t0 = Clock::now();
+  // 1. weights
+  const PullRequest pr{slot_, incarnation_, version_, step_};
+  std::vector<Future<Weights>> pulls;
+  for (auto& s : shards_) pulls.push_back(s.call(&Aggregator::pull, pr));
+  std::vector<Weights> w;
+  for (std::size_t i = 0; i < pulls.size(); ++i) {
+    auto r = pulls[i].result(kPullTimeout);
+    if (!r.ok()) {
+      std::fprintf(stderr, "trainer %d: pull from shard %zu: %s\n", slot_, i, r.error().to_string().c_str());
+      return false;
+    }
+    w.push_back(std::move(r.value()));
+  }
+  const int64_t version = w[0].version;
+  if (lockstep) step_ = version;  // the data cursor of lockstep modes is the version
+  if (step_ >= job_.total_steps) {
+    version_ = version;
+    return true;
+  }
+  std::span<const float> params;
+  if (w.size() == 1 && w[0].w.numel() == num_params_) {
+    params = w[0].w.span<float>();  // zero-copy: the weights frame itself
+  } else {
+    for (std::size_t i = 0; i < w.size(); ++i) {
+      const auto [b, e] = ranges_[i];
+      if (w[i].w.numel() != e - b) throw std::runtime_error("shard sent a slice of the wrong size");
+      std::memcpy(params_.data() + b, w[i].w.data(), static_cast<std::size_t>(e - b) * sizeof(float));
+    }
+    params = params_;
+  }
+  // 2. the batch, asked for one step ahead
+  if (!next_batch_ || next_batch_step_ != step_) {
+    next_batch_ = loader_.call(&ShardLoader::batch, slot_, step_);
+    next_batch_step_ = step_;
+  }
+  auto br = next_batch_->result(kBatchTimeout);
+  if (!br.ok()) {
+    std::fprintf(stderr, "trainer %d: batch %lld: %s\n", slot_, static_cast<long long>(step_),
+                 br.error().to_string().c_str());
+    next_batch_.reset();
+    return false;
+  }
+  Batch batch = std::move(br.value());
+  if (step_ + 1 < job_.total_steps) {
+    next_batch_ = loader_.call(&ShardLoader::batch, slot_, step_ + 1);
+    next_batch_step_ = step_ + 1;
+  } else {
+    next_batch_.reset();
+  }
+  const auto t1 = Clock::now();
+  // 3. forward/backward; slices of shards 1.. go out as backward finishes them
+  Tensor grad = grad_pool_.get(DType::f32, {num_params_});
+  auto send = [&](int s, const kernels::BatchStats& bs) {
+    const auto [b, e] = ranges_[static_cast<std::size_t>(s)];
+    PushRequest p{slot_, self_, incarnation_, version, step_, batch.samples, bs.loss_sum, bs.correct, grad.slice(b, e)};
+    pushes_.push_back(shards_[static_cast<std::size_t>(s)].call(&Aggregator::push, p));
+  };
+  kernels::BatchStats stats;
+  if (batch.samples > 0) {
+    int next = job_.shards - 1;
+    int64_t ready_low = num_params_;
+    auto on_ready = [&](int64_t offset, int64_t) {
+      ready_low = std::min(ready_low, offset);
+      while (next >= 1 && ranges_[static_cast<std::size_t>(next)].first >= ready_low) send(next--, {});
+    };
+    stats = model_->forward_backward(params, batch.x.data_as<float>(), batch.y.data_as<int32_t>(), batch.samples,
+                                     grad.span<float>(), on_ready);
+    while (next >= 1) send(next--, {});
+  } else {
+    for (int s = job_.shards - 1; s >= 1; --s) send(s, {});
+  }
+  send(0, stats);  // shard 0 carries the loss statistics
+  const auto t2 = Clock::now();
+  // 4. errors of earlier pushes (a restarted shard) send us back to join
+  bool ok = true;
+  std::erase_if(pushes_, [&](const Future<PushReply>& f) {
+    if (!f.ready()) return false;
+    auto r = f.result(std::chrono::milliseconds(0));
+    if (!r.ok()) ok = false;
+    return true;
+  });
+  version_ = lockstep ? version + 1 : version;
+  ++step_;
+  {
+    std::lock_guard lock(status_mutex_);
+    ++status_.steps_done;
+    status_.step = step_;
+    status_.samples += batch.samples;
+    wait_us_ += us_between(t0, t1);
+    compute_us_ += us_between(t1, t2);
+    status_.wait_us_mean = wait_us_ / static_cast<double>(status_.steps_done);
+    status_.compute_us_mean = compute_us_ / static_cast<double>(status_.steps_done);
+  }
+  return ok;
+}
+
+EvalResult Trainer::evaluate(EvalRequest r) {
+  if (!eval_model_) {
+    kernels::cpu::set_num_threads(job_.trainer_threads);
+    eval_model_ = kernels::make_mlp(mlp_spec(job_), mlp_options(job_));
+  }
+  auto it = eval_data_.find(r.split);
+  if (it == eval_data_.end())
+    it = eval_data_.emplace(r.split, loader_.call(&ShardLoader::split, r.split).get(std::chrono::seconds(120))).first;
+  const Batch& data = it->second;
+  std::vector<float> params(static_cast<std::size_t>(num_params_));
+  int64_t version = 0;
+  for (std::size_t i = 0; i < shards_.size(); ++i) {
+    Tensor w;
+    if (r.epoch >= 0) {
+      auto s = shards_[i].call(&Aggregator::epoch, r.epoch).get(std::chrono::minutes(10));
+      w = s.w;
+      version = s.version;
+    } else {
+      auto s = shards_[i].call(&Aggregator::pull, PullRequest{-1, 0, 0, 0}).get(kControlTimeout);
+      w = s.w;
+      version = s.version;
+    }
+    const auto [b, e] = ranges_[i];
+    if (w.numel() != e - b) throw std::runtime_error("shard sent a slice of the wrong size");
+    std::memcpy(params.data() + b, w.data(), static_cast<std::size_t>(e - b) * sizeof(float));
+  }
+  EvalResult out;
+  out.split = r.split;
+  out.version = version;
+  out.samples = data.samples;
+  if (data.samples > 0) {
+    const auto bs = eval_model_->evaluate(params, data.x.data_as<float>(), data.y.data_as<int32_t>(), data.samples);
+    out.loss = bs.mean_loss();
+    out.accuracy = bs.accuracy();
+  }
+  return out;
+}
+
+}  // namespace troupe::train
+
+TROUPE_ACTOR(troupe::train::Trainer, status, evaluate, stop);
