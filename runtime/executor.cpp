@@ -10,39 +10,26 @@ Executor::Executor(std::size_t max_queue) : max_queue_(max_queue), thread_([this
 Executor::~Executor() { stop(); }
 
 bool Executor::try_post(std::function<void()> fn) {
-  {
-    std::lock_guard lock(mutex_);
-    if (stopping_ || queue_.size() >= max_queue_) return false;
-    queue_.push_back(std::move(fn));
+  if (stopping_.load()) return false;
+  if (waiting_.fetch_add(1) >= max_queue_) {
+    waiting_.fetch_sub(1);
+    return false;
   }
-  cv_.notify_one();
+  queue_.push(std::move(fn));
+  // Wake the thread only if it went to sleep: no syscall while it is busy.
+  if (sleeping_.exchange(false)) sleeping_.notify_one();
   return true;
 }
 
 void Executor::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
+  stopping_.store(true);
+  if (sleeping_.exchange(false)) sleeping_.notify_one();
   if (thread_.joinable() && !in_executor()) thread_.join();
 }
 
-std::size_t Executor::queue_depth() const {
-  std::lock_guard lock(mutex_);
-  return queue_.size();
-}
-
-void Executor::run() {
-  for (;;) {
-    std::function<void()> fn;
-    {
-      std::unique_lock lock(mutex_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;
-      fn = std::move(queue_.front());
-      queue_.pop_front();
-    }
+std::size_t Executor::run_queued() {
+  return queue_.drain([this](std::function<void()>& fn) {
+    waiting_.fetch_sub(1);
     try {
       fn();
     } catch (const std::exception& e) {
@@ -51,6 +38,25 @@ void Executor::run() {
     } catch (...) {
       std::fprintf(stderr, "troupe: uncaught non-standard exception in executor task\n");
     }
+  });
+}
+
+void Executor::run() {
+  for (;;) {
+    if (run_queued() != 0) continue;
+    if (stopping_.load()) {
+      run_queued();  // what was queued before stop() still runs
+      return;
+    }
+    // Announce sleep, then look once more: a producer that pushed before the
+    // announcement is seen here; one that pushes after it flips the flag and
+    // wakes us (wait returns at once if the flag is no longer true).
+    sleeping_.store(true);
+    if (!queue_.empty() || stopping_.load()) {
+      sleeping_.store(false);
+      continue;
+    }
+    sleeping_.wait(true);
   }
 }
 

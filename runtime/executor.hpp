@@ -2,12 +2,12 @@
 // The thread that runs an actor's methods, one at a time, in arrival order.
 // Its queue is bounded: when full, try_post() refuses, and the caller gets an
 // `overloaded` error instead of the process growing without limit.
-#include <condition_variable>
+#include <atomic>
 #include <cstddef>
-#include <deque>
 #include <functional>
-#include <mutex>
 #include <thread>
+
+#include "runtime/mpsc_queue.hpp"
 
 namespace troupe {
 
@@ -25,16 +25,17 @@ class Executor {
   /// Stops taking tasks; runs those queued; joins. Idempotent; not from the executor thread.
   void stop();
   /// Tasks waiting now. Thread-safe.
-  [[nodiscard]] std::size_t queue_depth() const;
+  [[nodiscard]] std::size_t queue_depth() const { return waiting_.load(std::memory_order_relaxed); }
   [[nodiscard]] bool in_executor() const { return std::this_thread::get_id() == thread_.get_id(); }
 
  private:
   void run();
+  std::size_t run_queued();
   std::size_t max_queue_;
-  mutable std::mutex mutex_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> queue_;
-  bool stopping_ = false;
+  MpscQueue queue_;
+  std::atomic<std::size_t> waiting_{0};
+  std::atomic<bool> sleeping_{false};
+  std::atomic<bool> stopping_{false};
   std::thread thread_;
 };
 

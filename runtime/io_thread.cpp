@@ -75,52 +75,53 @@ void IoThread::stop() {
 }
 
 void IoThread::wake() {
+  // Under load many posts land between two polls: one eventfd write wakes the
+  // thread for all of them, so skip the syscall while a wake is pending.
+  if (wake_pending_.exchange(true)) return;
   uint64_t one = 1;
   // EAGAIN means the counter is already non-zero: the thread will wake anyway.
   [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof one);
 }
 
 void IoThread::post(std::function<void()> fn) {
-  {
-    std::lock_guard lock(mutex_);
-    posted_.push_back(std::move(fn));
-  }
+  posted_.push(std::move(fn));
   wake();
 }
 
 void IoThread::post_after(std::chrono::milliseconds delay, std::function<void()> fn) {
-  {
-    std::lock_guard lock(mutex_);
-    timers_.push_back(Timer{std::chrono::steady_clock::now() + delay, timer_seq_++, std::move(fn)});
+  auto due = std::chrono::steady_clock::now() + delay;
+  auto add = [this, due, fn = std::move(fn)]() mutable {
+    timers_.push_back(Timer{due, timer_seq_++, std::move(fn)});
     std::push_heap(timers_.begin(), timers_.end(), [](const Timer& a, const Timer& b) { return later(a, b); });
-  }
-  wake();
+  };
+  // The timer heap belongs to the I/O thread: no lock on it.
+  if (in_io_thread())
+    add();
+  else
+    post(std::move(add));
 }
 
 void IoThread::drain_posted() {
-  std::vector<std::function<void()>> batch;
-  {
-    std::lock_guard lock(mutex_);
-    batch.swap(posted_);
-  }
-  for (auto& fn : batch) fn();
+  posted_.drain([](std::function<void()>& fn) {
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "troupe: task on the I/O thread failed: %s\n", e.what());
+    }
+  });
 }
 
 int IoThread::run_due_timers() {
   for (;;) {
-    std::function<void()> fn;
-    {
-      std::lock_guard lock(mutex_);
-      if (timers_.empty()) return -1;
-      auto now = std::chrono::steady_clock::now();
-      if (timers_.front().due > now) {
-        auto ms = std::chrono::ceil<std::chrono::milliseconds>(timers_.front().due - now).count();
-        return static_cast<int>(std::max<int64_t>(ms, 1));
-      }
-      std::pop_heap(timers_.begin(), timers_.end(), [](const Timer& a, const Timer& b) { return later(a, b); });
-      fn = std::move(timers_.back().fn);
-      timers_.pop_back();
+    if (timers_.empty()) return -1;
+    auto now = std::chrono::steady_clock::now();
+    if (timers_.front().due > now) {
+      auto ms = std::chrono::ceil<std::chrono::milliseconds>(timers_.front().due - now).count();
+      return static_cast<int>(std::max<int64_t>(ms, 1));
     }
+    std::pop_heap(timers_.begin(), timers_.end(), [](const Timer& a, const Timer& b) { return later(a, b); });
+    auto fn = std::move(timers_.back().fn);
+    timers_.pop_back();
     fn();
   }
 }
@@ -249,6 +250,10 @@ void IoThread::run() {
       if (kind == -1) {
         uint64_t v;
         [[maybe_unused]] ssize_t r = read(wake_fd_, &v, sizeof v);
+        // Cleared after the read and before the next drain: a post after this
+        // point writes the eventfd again, so none is left unseen.
+        wake_pending_.store(false);
+        drain_posted();
       } else if (kind == kRouter) {
         receive_all(*router_, kRouter, "");
       } else if (kind == kSub) {

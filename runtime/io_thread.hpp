@@ -16,6 +16,7 @@
 #include <zmq.hpp>
 
 #include "runtime/codec.hpp"
+#include "runtime/mpsc_queue.hpp"
 
 namespace troupe {
 
@@ -114,11 +115,11 @@ class IoThread {
   EventHandler on_event_;
 
   int wake_fd_ = -1;
-  std::mutex mutex_;  // guards posted_ and timers_
-  std::vector<std::function<void()>> posted_;
-  std::vector<Timer> timers_;  // a heap ordered by due time
+  MpscQueue posted_;
+  std::vector<Timer> timers_;  // a heap ordered by due time; I/O thread only
   uint64_t timer_seq_ = 0;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> wake_pending_{false};
   std::thread thread_;
   IoStats stats_;
 };

@@ -50,29 +50,36 @@ TEST_CASE("a registered handler answers calls over tcp and unknown methods get a
 
 TEST_CASE("a full queue answers overloaded instead of growing") {
   Pair p("inproc://overload-test", /*max_queue=*/2);
-  std::promise<void> release;
+  std::promise<void> started, release;
   auto gate = release.get_future().share();
-  p.server.server().add("block", [gate](const troupe::Message&, const troupe::Responder& r) {
+  std::atomic<int> runs{0};
+  p.server.server().add("block", [&, gate](const troupe::Message&, const troupe::Responder& r) {
+    if (runs++ == 0) started.set_value();
     gate.wait();
     r.reply(1);
   });
-  // inproc needs one context: the client connects through the server's.
   p.server.start();
-  troupe::Runtime& c = p.server;  // calls from the same runtime, over its own DEALER
+  // inproc needs one context: these calls go out of the server runtime's own DEALER.
+  troupe::Runtime& c = p.server;
+  auto call = [&](int i) { return c.client().call("inproc://overload-test", "block", call_frames("block", i), {5s, false}); };
+  auto first = call(0);
+  started.get_future().wait();  // the first call is running: the queue is empty
   std::vector<std::shared_ptr<troupe::CallState>> calls;
-  for (int i = 0; i < 6; ++i) calls.push_back(c.client().call("inproc://overload-test", "block", call_frames("block", i), {5s, false}));
-  // One runs, two wait, the other three are refused at once.
-  int overloaded = 0;
-  for (int i = 3; i < 6; ++i) {
+  for (int i = 1; i <= 5; ++i) calls.push_back(call(i));
+  // Two wait in the queue; the other three are refused at once.
+  for (int i = 2; i < 5; ++i) {
     REQUIRE(calls[i]->wait(3s));
-    if (!calls[i]->result().ok() && calls[i]->result().error().code == Errc::overloaded) ++overloaded;
+    CHECK(calls[i]->result().error().code == Errc::overloaded);
   }
-  CHECK(overloaded == 3);
+  CHECK(p.server.server().stats().overloaded.load() == 3);
   release.set_value();
-  for (int i = 0; i < 3; ++i) {
+  REQUIRE(first->wait(3s));
+  CHECK(first->result().ok());
+  for (int i = 0; i < 2; ++i) {
     REQUIRE(calls[i]->wait(3s));
     CHECK(calls[i]->result().ok());
   }
+  CHECK(runs.load() == 3);
 }
 
 TEST_CASE("a call whose deadline passes fails with Timeout and a late reply is ignored") {
