@@ -39,7 +39,6 @@ Aggregator::Aggregator(JobSpec job, int shard)
   epochs_total_ = static_cast<int>((job_.total_steps + job_.steps_per_epoch - 1) / job_.steps_per_epoch);
   stats_.begin = begin_;
   stats_.end = end_;
-  kernels::cpu::set_num_threads(1);
   restore();
   publish();
   listen_for_deaths();
@@ -254,6 +253,10 @@ void Aggregator::try_complete() {
 }
 
 void Aggregator::apply(const std::vector<const PushRequest*>& pushes) {
+  // One OpenMP thread on the executor thread (a per-thread setting): a team
+  // spinning here would fight the trainers for the cores.
+  static thread_local const bool one_thread = (kernels::cpu::set_num_threads(1), true);
+  (void)one_thread;
   const auto t = std::chrono::steady_clock::now();
   int64_t n = 0;
   for (const auto* p : pushes) n += p->samples;

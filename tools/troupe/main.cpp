@@ -12,6 +12,7 @@
 #include "runtime/worker.hpp"
 #include "scheduler/scheduler.hpp"
 #include "tools/troupe/commands.hpp"
+#include "tools/troupe/train.hpp"
 
 namespace {
 
@@ -83,6 +84,10 @@ int main(int argc, char** argv) {
 
   troupe::cli::add_inspection_commands(app);
 
+  // troupe train CONFIG.toml
+  troupe::cli::TrainOptions train_options;
+  auto* train = troupe::cli::add_train_command(app, train_options);
+
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -143,6 +148,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*actor) return troupe::run_actor_process(ao);
+    if (*train) return troupe::cli::run_train(train_options);
     return troupe::cli::run_inspection_command(app);
   } catch (const troupe::Exception& e) {
     std::fprintf(stderr, "troupe: %s\n", e.error().to_string().c_str());
