@@ -35,7 +35,15 @@ Scheduler::Scheduler(Options options) : options_(std::move(options)) {
   register_methods();
   if (options_.http_port >= 0) {
     auto http = HttpServer::start(options_.http_host, static_cast<uint16_t>(options_.http_port),
-                                  [this](const HttpRequest& req) { return serve_state_http(req, snapshot()); });
+                                  [this](const HttpRequest& req) {
+                                    // Per-actor counters (/metrics, /api/stats) come from the actors' "__stats".
+                                    return serve_state_http(req, StateSource{[this] { return snapshot(); },
+                                                                             [this](const ClusterState& s) {
+                                                                               return query_actor_stats(
+                                                                                   runtime_->client(), s,
+                                                                                   std::chrono::milliseconds(500));
+                                                                             }});
+                                  });
     if (!http.ok()) throw Exception(http.error());
     http_ = std::move(http.value());
   }

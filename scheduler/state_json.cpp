@@ -1,16 +1,24 @@
 #include "scheduler/state_json.hpp"
 
+#include <string>
+
 namespace troupe {
 
 using nlohmann::json;
 
-static json resources(const Resources& r) { return {{"cpus", r.cpus}, {"gpus", r.gpus}, {"memory_mb", r.memory_mb}}; }
+json to_json(const Resources& r) { return {{"cpus", r.cpus}, {"gpus", r.gpus}, {"memory_mb", r.memory_mb}}; }
 
 json to_json(const NodeInfo& n) {
-  return {{"id", n.id},           {"host", n.host},       {"endpoint", n.endpoint},
-          {"state", n.alive ? "ALIVE" : "DEAD"},         {"total", resources(n.total)},
-          {"used", resources(n.used)},                   {"last_heartbeat_ms", n.last_heartbeat_ms},
-          {"pid", n.pid},         {"log_dir", n.log_dir}, {"death_reason", n.death_reason}};
+  return {{"id", n.id},
+          {"host", n.host},
+          {"endpoint", n.endpoint},
+          {"state", n.alive ? "ALIVE" : "DEAD"},
+          {"total", to_json(n.total)},
+          {"used", to_json(n.used)},
+          {"last_heartbeat_ms", n.last_heartbeat_ms},
+          {"pid", n.pid},
+          {"log_dir", n.log_dir},
+          {"death_reason", n.death_reason}};
 }
 
 json to_json(const ActorInfo& a) {
@@ -28,7 +36,7 @@ json to_json(const ActorInfo& a) {
           {"pid", a.pid},
           {"restarts", a.restarts},
           {"max_restarts", a.spec.max_restarts},
-          {"resources", resources(a.spec.resources)},
+          {"resources", to_json(a.spec.resources)},
           {"gpu_ids", a.gpu_ids},
           {"pending_reason", a.pending_reason},
           {"state_since_ms", a.state_since_ms},
@@ -37,11 +45,31 @@ json to_json(const ActorInfo& a) {
 }
 
 json to_json(const Event& e) {
-  return {{"seq", e.seq},         {"time_ms", e.time_ms},     {"topic", e.topic},
-          {"actor", e.actor},     {"node", e.node},           {"name", e.name},
-          {"state", std::string(state_name(e.state))},        {"incarnation", e.incarnation},
-          {"endpoint", e.endpoint}, {"exit_code", e.exit_code}, {"signal", e.signal},
+  return {{"seq", e.seq},
+          {"time_ms", e.time_ms},
+          {"topic", e.topic},
+          {"actor", e.actor},
+          {"node", e.node},
+          {"name", e.name},
+          {"state", std::string(state_name(e.state))},
+          {"incarnation", e.incarnation},
+          {"endpoint", e.endpoint},
+          {"exit_code", e.exit_code},
+          {"signal", e.signal},
           {"message", e.message}};
+}
+
+json to_json(const ActorCallStats& s) {
+  return {{"calls_served", s.calls_served},     {"queue_depth", s.queue_depth},
+          {"malformed", s.malformed},           {"stale_rejected", s.stale_rejected},
+          {"unknown_method", s.unknown_method}, {"overloaded", s.overloaded},
+          {"bytes_in", s.bytes_in},             {"bytes_out", s.bytes_out}};
+}
+
+json to_json(const ActorStatsMap& stats) {
+  json out = json::object();
+  for (const auto& [id, s] : stats) out[std::to_string(id)] = to_json(s);
+  return out;
 }
 
 json to_json(const ClusterState& s) {
@@ -49,7 +77,8 @@ json to_json(const ClusterState& s) {
   for (const auto& n : s.nodes) nodes.push_back(to_json(n));
   for (const auto& a : s.actors) actors.push_back(to_json(a));
   for (const auto& e : s.events) events.push_back(to_json(e));
-  return {{"time_ms", s.time_ms}, {"nodes", nodes}, {"actors", actors}, {"events", events}};
+  // The training issue fills "jobs" (docs/CLI.md, "jobs"); until then there are none.
+  return {{"time_ms", s.time_ms}, {"nodes", nodes}, {"actors", actors}, {"events", events}, {"jobs", json::array()}};
 }
 
 }  // namespace troupe

@@ -1,0 +1,146 @@
+#include "tools/troupe/inspector.hpp"
+
+#include <pthread.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <regex>
+
+#include "runtime/codec.hpp"
+
+namespace troupe::cli {
+
+std::string default_address() {
+  const char* env = std::getenv("TROUPE_ADDRESS");
+  return env != nullptr && *env != '\0' ? env : "tcp://127.0.0.1:7400";
+}
+
+Result<void> check_address(const std::string& address) {
+  static const std::regex tcp(R"(tcp://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.\-]+):([0-9]{1,5}))");
+  std::smatch m;
+  if (std::regex_match(address, m, tcp)) {
+    if (std::stoi(m[2].str()) > 0 && std::stoi(m[2].str()) < 65536) return {};
+  } else if ((address.rfind("ipc://", 0) == 0 && address.size() > 6) ||
+             (address.rfind("inproc://", 0) == 0 && address.size() > 9)) {
+    return {};
+  }
+  return Error(Errc::invalid_argument, "bad scheduler address '" + address + "': expected tcp://HOST:PORT");
+}
+
+Inspector::Inspector(std::string address, std::chrono::milliseconds timeout)
+    : address_(std::move(address)), timeout_(timeout) {}
+
+Inspector::~Inspector() {
+  if (runtime_) runtime_->stop();
+}
+
+Result<std::unique_ptr<Inspector>> Inspector::open(std::string address, std::chrono::milliseconds timeout) {
+  if (auto ok = check_address(address); !ok.ok()) return ok.error();
+  std::unique_ptr<Inspector> in(new Inspector(address, timeout));
+  Runtime::Options o;
+  o.scheduler = address;
+  // Threads inherit the signal mask: start the runtime with SIGINT/SIGTERM
+  // blocked so that only the calling (main) thread takes Ctrl-C.
+  sigset_t stop, old;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, &old);
+  try {
+    in->runtime_ = std::make_unique<Runtime>(o);
+    in->runtime_->start();
+  } catch (const Exception& e) {
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    return e.error();
+  } catch (const std::exception& e) {
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    return Error(Errc::invalid_argument, "cannot use scheduler address '" + address + "': " + e.what());
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return in;
+}
+
+template <class T>
+Result<T> Inspector::ask(const std::string& endpoint, const std::string& what, const std::string& method,
+                         const auto& body, std::chrono::milliseconds timeout) {
+  Header h;
+  h.method = method;
+  auto st = runtime_->client().call(endpoint, method, encode(h, body), CallOptions{timeout, false});
+  st->wait(timeout + std::chrono::milliseconds(200));
+  auto unreachable = [&] {
+    return Error(Errc::connection_lost,
+                 what + " at " + endpoint + " did not answer within " + std::to_string(timeout.count()) + " ms");
+  };
+  if (!st->ready()) return unreachable();
+  const auto& r = st->result();
+  if (!r.ok()) return r.error().code == Errc::timeout ? unreachable() : r.error();
+  if constexpr (std::is_void_v<T>)
+    return Result<void>();
+  else
+    return r.value().template body_as<T>();
+}
+
+namespace {
+
+ActorRef ref_of(const std::string& name) {
+  ActorRef r;
+  // All digits: an id; anything else: a name.
+  if (!name.empty() && name.size() < 20 && name.find_first_not_of("0123456789") == std::string::npos)
+    r.actor = std::stoull(name);
+  else
+    r.name = name;
+  return r;
+}
+
+}  // namespace
+
+Result<ClusterState> Inspector::state() {
+  return ask<ClusterState>(address_, "the scheduler", "state", msgpack::type::nil_t(), timeout_);
+}
+
+Result<ActorInfo> Inspector::resolve(const std::string& name_or_id) {
+  if (name_or_id.empty()) return Error(Errc::invalid_argument, "an actor name or id is needed");
+  return ask<ActorInfo>(address_, "the scheduler", "resolve", ref_of(name_or_id), timeout_);
+}
+
+Result<void> Inspector::kill(const std::string& name_or_id, bool restart) {
+  if (name_or_id.empty()) return Error(Errc::invalid_argument, "an actor name or id is needed");
+  auto ref = ref_of(name_or_id);
+  ref.restart = restart;
+  return ask<void>(address_, "the scheduler", "kill", ref, timeout_);
+}
+
+Result<std::string> Inspector::logs(const ActorInfo& actor, int64_t lines) {
+  if (actor.node == 0)
+    return Error(Errc::not_found, "actor '" + (actor.spec.name.empty() ? std::to_string(actor.id) : actor.spec.name) +
+                                      "' has not been placed on a node yet");
+  auto s = state();
+  if (!s.ok()) return s.error();
+  for (const auto& n : s->nodes)
+    if (n.id == actor.node) {
+      if (!n.alive) return Error(Errc::connection_lost, "node " + std::to_string(n.id) + " holding the log is dead");
+      return ask<std::string>(n.endpoint, "the worker", "logs", LogRequest{actor.id, lines}, timeout_);
+    }
+  return Error(Errc::not_found, "node " + std::to_string(actor.node) + " is unknown to the scheduler");
+}
+
+Result<ActorCallStats> Inspector::stats(const ActorInfo& actor) {
+  if (actor.state != ActorState::alive || actor.endpoint.empty())
+    return Error(Errc::unavailable, "the actor is " + std::string(state_name(actor.state)));
+  return query_actor_stats(runtime_->client(), actor.endpoint, std::min(timeout_, std::chrono::milliseconds(2000)));
+}
+
+ActorStatsMap Inspector::stats(const ClusterState& state) {
+  return query_actor_stats(runtime_->client(), state, std::min(timeout_, std::chrono::milliseconds(2000)));
+}
+
+Result<void> Inspector::follow_events(std::function<void(const Event&)> fn) {
+  if (following_) return {};
+  auto r = runtime_->join_cluster(timeout_);
+  if (!r.ok()) return r;
+  runtime_->client().add_event_listener(std::move(fn));
+  following_ = true;
+  return {};
+}
+
+}  // namespace troupe::cli
