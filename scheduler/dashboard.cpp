@@ -28,15 +28,16 @@ constexpr std::string_view kPage = R"HTML(<!doctype html>
   .card { padding:10px 14px; }
   .card .k { color:var(--muted); font-size:12px; text-transform:uppercase; letter-spacing:.4px; }
   .card .v { font-size:22px; font-weight:600; margin-top:2px; }
-  section { padding:12px 14px; min-width:0; }
+  section { padding:12px 14px; min-width:0; overflow-x:auto; }
   section h2 { font-size:14px; margin:0 0 8px; text-transform:uppercase; letter-spacing:.4px; color:var(--muted); }
   table { border-collapse:collapse; width:100%; font-size:13px; }
   th { text-align:left; color:var(--muted); font-weight:600; border-bottom:1px solid var(--line); padding:4px 6px; }
-  td { border-bottom:1px solid var(--line); padding:4px 6px; white-space:nowrap; overflow:hidden; text-overflow:ellipsis; max-width:260px; }
+  td { border-bottom:1px solid var(--line); padding:4px 6px; white-space:nowrap; overflow:hidden; text-overflow:ellipsis; max-width:220px; }
   td.num, th.num { text-align:right; font-variant-numeric: tabular-nums; }
   .badge { display:inline-block; padding:1px 8px; border-radius:10px; color:#fff; font-size:12px; font-weight:600; }
   .ALIVE { background:var(--alive); } .PENDING { background:var(--pending); } .STARTING { background:var(--starting); }
   .RESTARTING { background:var(--restarting); } .DEAD { background:var(--dead); }
+  .RUNNING { background:var(--starting); } .DONE, .FINISHED { background:var(--alive); } .FAILED { background:var(--dead); } .STOPPED { background:var(--pending); }
   tr.row-DEAD td { color:var(--muted); }
   .bar { position:relative; height:8px; width:90px; background:#e8edf3; border-radius:4px; display:inline-block; vertical-align:middle; margin-right:6px; }
   .bar > span { position:absolute; left:0; top:0; bottom:0; background:var(--starting); border-radius:4px; }
@@ -45,8 +46,8 @@ constexpr std::string_view kPage = R"HTML(<!doctype html>
   .ev { display:grid; grid-template-columns: 88px 96px 1fr; gap:8px; padding:3px 0; border-bottom:1px solid var(--line); }
   .ev .t { color:var(--muted); font-variant-numeric: tabular-nums; }
   .muted { color:var(--muted); }
-  .charts { display:grid; grid-template-columns: 1fr 1fr; gap:10px; }
-  .chart svg { width:100%; height:180px; display:block; }
+  .charts { display:grid; grid-template-columns: 1fr; gap:10px; margin-top:6px; }
+  .chart svg { width:100%; height:auto; display:block; }
   .chart .title { font-size:12px; color:var(--muted); margin-bottom:2px; }
   .legend span { margin-right:10px; font-size:12px; }
   .empty { color:var(--muted); padding:8px 0; }
@@ -125,10 +126,11 @@ function renderActors(s) {
     const st = stats[String(a.id)];
     const name = a.name || ("#" + a.id);
     const last = a.deaths.length ? a.deaths[a.deaths.length - 1].reason : "";
+    const note = a.state === "PENDING" ? a.pending_reason : last;
     return {cls: "actor row-" + a.state, cells: [
       el("span", {class: "actor-name", "data-state": a.state}, name), a.class, badge(a.state), a.incarnation, a.node || "–",
       a.pid || "–", a.restarts, st ? st.calls_served : "–", st ? st.queue_depth : "–",
-      a.state === "PENDING" ? a.pending_reason : last]};
+      el("span", {title: note}, note)]};
   });
   setKids("actors", table(["Name", "Class", "State", "Inc", "Node", "PID", "Restarts", "Calls", "Queue", "Last death / pending"], rows, [3, 4, 5, 6, 7, 8]));
 }
@@ -157,10 +159,10 @@ function renderEvents(s) {
 
 // A line chart of series [{name, color, points: [[x, y], ...]}] as inline SVG.
 function chart(title, series, yfmt) {
-  const W = 420, H = 180, L = 44, R = 10, T = 10, B = 24;
+  const W = 520, H = 170, L = 48, R = 10, T = 10, B = 24;
   const all = series.flatMap(s => s.points);
   const box = el("div", {class: "chart"}, el("div", {class: "title"}, title));
-  const g = svg("svg", {viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", role: "img", "aria-label": title});
+  const g = svg("svg", {viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": title});
   g.append(svg("rect", {x: L, y: T, width: W - L - R, height: H - T - B, fill: "#fafbfd", stroke: "#e2e7ee"}));
   if (!all.length) {
     g.append(svg("text", {x: (W + L) / 2, y: H / 2, "text-anchor": "middle", fill: "#6b7785", "font-size": 12}, "no data yet"));

@@ -241,7 +241,7 @@ std::string render_node(const Json& n, const Json& state) {
       {"pid", field(n, "pid")},
       {"total", resources(n["total"])},
       {"used", resources(n["used"])},
-      {"last heartbeat", clock_time(static_cast<int64_t>(number(n, "last_heartbeat_ms")))},
+      {"heartbeat", clock_time(static_cast<int64_t>(number(n, "last_heartbeat_ms")))},
       {"log dir", field(n, "log_dir")}};
   if (!n.value("death_reason", "").empty()) rows.push_back({"death", n.value("death_reason", "")});
   std::string out = render_fields(rows);
@@ -324,8 +324,12 @@ std::string format_event(const Json& e) {
   std::string line = clock_time(static_cast<int64_t>(number(e, "time_ms"))) + "  #" + field(e, "seq") + "  " + who +
                      "  " + field(e, "state");
   if (!e.value("message", "").empty()) line += "  " + e.value("message", "");
-  if (e.value("signal", 0) != 0) line += " (signal " + field(e, "signal") + ")";
-  else if (e.value("exit_code", 0) != 0) line += " (exit code " + field(e, "exit_code") + ")";
+  // The scheduler's message usually names the signal or exit code already.
+  const std::string message = e.value("message", "");
+  if (e.value("signal", 0) != 0 && message.find("signal") == std::string::npos)
+    line += " (signal " + field(e, "signal") + ")";
+  else if (e.value("exit_code", 0) != 0 && message.find("exit") == std::string::npos)
+    line += " (exit code " + field(e, "exit_code") + ")";
   return line;
 }
 

@@ -132,7 +132,14 @@ TEST_CASE("events read as one line each") {
             {"name", "c"}, {"state", "RESTARTING"},        {"incarnation", 0}, {"endpoint", ""}, {"exit_code", 0},
             {"signal", 9}, {"message", "killed by signal 9"}};
   auto line = format_event(e);
-  CHECK(line.find("#17  actor c (id 3, inc 0)  RESTARTING  killed by signal 9 (signal 9)") != std::string::npos);
+  CHECK(line.find("#17  actor c (id 3, inc 0)  RESTARTING  killed by signal 9") != std::string::npos);
+  CHECK(line.find("(signal 9)") == std::string::npos);
+  e["message"] = "exited";
+  e["signal"] = 0;
+  e["exit_code"] = 3;
+  CHECK(format_event(e).find("RESTARTING  exited") != std::string::npos);
+  e["message"] = "gone";
+  CHECK(format_event(e).find("gone (exit code 3)") != std::string::npos);
   CHECK(line.find('\n') == std::string::npos);
   CHECK(render_events(Json::array(), 5) == "no events\n");
 }
