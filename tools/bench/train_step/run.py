@@ -15,7 +15,8 @@ Configuration of each side (printed too):
 - PyTorch (Debian python3-torch under /usr/bin/python3, BLAS = OpenBLAS): its
   own process gets OPENBLAS_CORETYPE=SkylakeX, OPENBLAS_NUM_THREADS=T,
   OMP_NUM_THREADS=T and torch.set_num_threads(T).
-- Two-thread rows are measured twice for both sides: with the default OpenMP
+- Two-thread GEMM runs use OMP_WAIT_POLICY=passive. Two-thread training rows
+  are measured twice for both sides: with the default OpenMP
   wait policy (threads spin) and with OMP_WAIT_POLICY=passive, because on a
   loaded 2-core machine spinning threads can lose whole time slices; each
   side's best is used for the ratios.
@@ -74,7 +75,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="fewer repeats (for smoke tests)")
     ap.add_argument("--cuda", action="store_true", help="also the CUDA step and cuBLAS GEMM (needs a GPU)")
     a = ap.parse_args()
-    reps = ["--repeats", "3" if a.quick else "7"]
+    reps = ["--repeats", "3" if a.quick else "5"]
     secs = ["--seconds", "0.15" if a.quick else "0.4"]
     figures = {}
     load_before = loadavg()
@@ -98,7 +99,11 @@ def main():
     # 2. GEMM shoot-out.
     gemm = []
     for t in (1, 2):
-        gemm += run_lines([a.bench, "gemm", "--impl", "local", "--threads", str(t)] + reps + secs, clean_env()) or []
+        # two OpenMP threads spin-wait by default; on this loaded 2-core machine
+        # that collapses (see the training table), so t=2 uses passive waiting
+        wait = "passive" if t == 2 else None
+        gemm += run_lines([a.bench, "gemm", "--impl", "local", "--threads", str(t)] + reps + secs,
+                          clean_env(OMP_WAIT_POLICY=wait)) or []
         gemm += [dict(r, impl="openblas_default(" + r["impl"].split("_", 1)[1] + ")") for r in
                  run_lines([a.bench, "gemm", "--impl", "openblas", "--threads", str(t)] + reps + secs,
                            clean_env(OPENBLAS_NUM_THREADS=t)) or []]
@@ -106,7 +111,8 @@ def main():
                  run_lines([a.bench, "gemm", "--impl", "openblas", "--threads", str(t)] + reps + secs,
                            clean_env(OPENBLAS_NUM_THREADS=t, OPENBLAS_CORETYPE="SkylakeX")) or []]
         gemm += run_lines([TORCH_PY, PEER, "gemm", "--threads", str(t)] + reps + secs,
-                          clean_env(OPENBLAS_NUM_THREADS=t, OMP_NUM_THREADS=t, OPENBLAS_CORETYPE="SkylakeX")) or []
+                          clean_env(OPENBLAS_NUM_THREADS=t, OMP_NUM_THREADS=t, OPENBLAS_CORETYPE="SkylakeX",
+                                    OMP_WAIT_POLICY=wait)) or []
     shapes = list(dict.fromkeys(r["shape"] for r in gemm))
     impls = list(dict.fromkeys(r["impl"] for r in gemm))
     print("\n## sgemm GFLOP/s (M x N x K, row-major NN), median; 1 thread / 2 threads")
@@ -125,23 +131,30 @@ def main():
             cells.append("/".join(vals))
         print(f"{impl:32}" + "".join(f"{c:>16}" for c in cells))
     print("(oneDNN = troupe's choice; openblas_default = no OPENBLAS_CORETYPE; torch_mm = Debian torch with "
-          "OPENBLAS_CORETYPE=SkylakeX)")
+          "OPENBLAS_CORETYPE=SkylakeX; 2-thread runs with OMP_WAIT_POLICY=passive)")
 
     # 3. Full training step.
     print("\n## Training step 784-256-128-10, forward + backward + Adam (samples/s, median of "
-          f"{reps[1]} runs)")
-    train = {}
-    for batch in (64, 512):
-        for t in (1, 2):
-            policies = [None] if t == 1 else [None, "passive"]
-            for pol in policies:
-                ours = run_lines([a.bench, "train", "--batch", str(batch), "--threads", str(t)] + reps + secs,
-                                 clean_env(OMP_WAIT_POLICY=pol))
-                peer = run_lines([TORCH_PY, PEER, "train", "--batch", str(batch), "--threads", str(t)] + reps + secs,
-                                 clean_env(OPENBLAS_NUM_THREADS=t, OMP_NUM_THREADS=t, OPENBLAS_CORETYPE="SkylakeX",
-                                           OMP_WAIT_POLICY=pol))
-                train[(batch, t, pol)] = (ours[0]["samples_per_s"] if ours else None,
-                                          peer[0]["samples_per_s"] if peer else None)
+          f"{reps[1]} runs x {1 if a.quick else 3} alternating rounds per side)")
+    # Ours and the peer alternate, round after round, so that load from other
+    # processes on this shared machine hits both sides alike; the figure of a
+    # side is the median over all its runs.
+    rounds = 1 if a.quick else 3
+    runs = {}
+    for _ in range(rounds):
+        for batch in (64, 512):
+            for t in (1, 2):
+                for pol in ([None] if t == 1 else [None, "passive"]):
+                    ours = run_lines([a.bench, "train", "--batch", str(batch), "--threads", str(t)] + reps + secs,
+                                     clean_env(OMP_WAIT_POLICY=pol))
+                    peer = run_lines([TORCH_PY, PEER, "train", "--batch", str(batch), "--threads", str(t)] + reps +
+                                     secs, clean_env(OPENBLAS_NUM_THREADS=t, OMP_NUM_THREADS=t,
+                                                     OPENBLAS_CORETYPE="SkylakeX", OMP_WAIT_POLICY=pol))
+                    o, p = runs.setdefault((batch, t, pol), ([], []))
+                    o += ours[0]["runs_samples_per_s"] if ours else []
+                    p += peer[0]["runs_samples_per_s"] if peer else []
+    train = {k: (statistics.median(o) if o else None, statistics.median(p) if p else None)
+             for k, (o, p) in runs.items()}
     print(f"{'batch':>5} {'threads':>7} {'omp wait':>8} {'troupe':>10} {'pytorch':>10} {'ratio':>7}")
     for (batch, t, pol), (o, p) in train.items():
         tag = f"b{batch}_t{t}" + ("_passive" if pol else "")
