@@ -1,7 +1,7 @@
 """`troupe shell` in a real terminal (tmux) against a live cluster: tab
 completion of commands and actor names, an actor killed by a signal seen
 RESTARTING then ALIVE as incarnation 1 with the death cause (live, through
-`watch`), restart and kill, bad input answered with one error line, Ctrl-C,
+`watch`), `logs -f` across a restart, restart and kill, bad input answered with one error line, Ctrl-C,
 history. Every wait polls the pane for the expected text with a deadline."""
 import os
 import shutil
@@ -115,17 +115,28 @@ def body(c, pane, home):
     pane.run("actor alpha")
     pane.expect("state        ALIVE", "incarnation  1", "restarts     1 of 3", "deaths", "killed by signal 9")
 
+    # Follow the log while the actor restarts (from outside, with the CLI).
+    pane.advance()
+    pane.run("logs alpha -f")
+    pane.expect("incarnation 1 serving at")
+    r = subprocess.run([TROUPE, "kill", "alpha", "--restart", "--address", c.address], capture_output=True,
+                       text=True, timeout=30)
+    check(r.returncode == 0, r.stderr)
+    pane.expect("incarnation 2 serving at")  # same node or, after a marker line, another
+    pane.keys("C-c")
+    pane.expect("troupe> ")
+    pane.advance()
+    pane.run("logs alpha -n 1")
+    pane.expect("incarnation 2 serving at")
+
     # restart and kill through the shell.
     pane.advance()
     pane.run("restart alpha")
     pane.expect("restarting alpha")
-    wait_for("incarnation 2", lambda: c.actor("alpha")["incarnation"] == 2 and c.actor("alpha")["state"] == "ALIVE")
+    wait_for("incarnation 3", lambda: c.actor("alpha")["incarnation"] == 3 and c.actor("alpha")["state"] == "ALIVE")
     pane.advance()
     pane.run("events 5")
-    pane.expect("inc 2)  ALIVE")
-    pane.advance()
-    pane.run("logs alpha -n 5")
-    pane.expect("serving at")
+    pane.expect("inc 3)  ALIVE")
     pane.advance()
     pane.run("kill alpha")
     pane.expect("killed alpha")
