@@ -1,5 +1,6 @@
 #include "kernels/mlp.hpp"
 
+#include <cstdio>
 #include <stdexcept>
 #include <string>
 
@@ -31,7 +32,16 @@ void Mlp::check_sizes(std::span<const float> params, const std::span<float>* gra
 std::unique_ptr<Mlp> make_mlp(const MlpSpec& spec, const MlpOptions& options) {
   const Backend b = resolve_backend(options.backend);
 #ifdef TROUPE_HAVE_CUDA
-  if (b == Backend::cuda) return std::make_unique<cuda::CudaMlp>(spec, options);
+  if (b == Backend::cuda) {
+    try {
+      return std::make_unique<cuda::CudaMlp>(spec, options);
+    } catch (const cuda::CudaError& e) {
+      // A device that answers the probe can still fail here (bad index, out
+      // of memory): the model still runs, on the CPU, and says so.
+      std::fprintf(stderr, "troupe kernels: CUDA model on device %d failed (%s); falling back to the CPU backend\n",
+                   options.cuda_device, e.what());
+    }
+  }
 #endif
   (void)b;
   return std::make_unique<cpu::CpuMlp>(spec, options.cpu_threads);

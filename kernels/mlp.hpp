@@ -83,7 +83,8 @@ class Mlp {
 };
 
 /// An MLP on options.backend, or on the CPU when CUDA was asked for and is not
-/// usable (resolve_backend logs why). Throws std::invalid_argument on a bad spec.
+/// usable or the CUDA model cannot be set up (one line on stderr says why).
+/// Throws std::invalid_argument on a bad spec. Thread-safe.
 std::unique_ptr<Mlp> make_mlp(const MlpSpec& spec, const MlpOptions& options = {});
 
 }  // namespace troupe::kernels

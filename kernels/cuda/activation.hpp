@@ -12,7 +12,9 @@
 
 namespace troupe::kernels::cuda {
 
+/// CUDA twin of cpu::activation_forward (device pointers; queued on stream).
 void activation_forward(Activation act, const float* x, float* y, int64_t count, cudaStream_t stream);
+/// CUDA twin of cpu::activation_backward (device pointers; queued on stream).
 void activation_backward(Activation act, const float* y, const float* dy, float* dx, int64_t count,
                          cudaStream_t stream);
 

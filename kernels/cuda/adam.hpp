@@ -12,6 +12,7 @@
 
 namespace troupe::kernels::cuda {
 
+/// CUDA twin of cpu::adam_update (device pointers; queued on stream).
 void adam_update(float* param, const float* grad, float* m, float* v, int64_t n, const AdamHyper& h, int64_t t,
                  cudaStream_t stream);
 

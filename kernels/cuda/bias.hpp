@@ -12,8 +12,11 @@
 
 namespace troupe::kernels::cuda {
 
+/// CUDA twin of cpu::bias_add (device pointers; queued on stream).
 void bias_add(float* y, const float* b, int64_t n, int64_t d, cudaStream_t stream);
+/// CUDA twin of cpu::bias_act_forward (device pointers; queued on stream).
 void bias_act_forward(float* y, const float* b, int64_t n, int64_t d, Activation act, cudaStream_t stream);
+/// CUDA twin of cpu::bias_backward (device pointers; queued on stream).
 void bias_backward(float* db, const float* dy, int64_t n, int64_t d, cudaStream_t stream);
 
 }  // namespace troupe::kernels::cuda

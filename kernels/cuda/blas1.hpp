@@ -10,7 +10,9 @@
 
 namespace troupe::kernels::cuda {
 
+/// CUDA twin of cpu::scale (device pointers; queued on stream).
 void scale(float* x, int64_t n, float alpha, cudaStream_t stream);
+/// CUDA twin of cpu::axpy (device pointers; queued on stream).
 void axpy(int64_t n, float alpha, const float* x, float* y, cudaStream_t stream);
 
 }  // namespace troupe::kernels::cuda

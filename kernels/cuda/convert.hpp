@@ -10,9 +10,13 @@
 
 namespace troupe::kernels::cuda {
 
+/// CUDA twin of cpu::f32_to_bf16 (device pointers; queued on stream).
 void f32_to_bf16(const float* src, uint16_t* dst, int64_t n, cudaStream_t stream);
+/// CUDA twin of cpu::bf16_to_f32 (device pointers; queued on stream).
 void bf16_to_f32(const uint16_t* src, float* dst, int64_t n, cudaStream_t stream);
+/// CUDA twin of cpu::f32_to_f16 (device pointers; queued on stream).
 void f32_to_f16(const float* src, uint16_t* dst, int64_t n, cudaStream_t stream);
+/// CUDA twin of cpu::f16_to_f32 (device pointers; queued on stream).
 void f16_to_f32(const uint16_t* src, float* dst, int64_t n, cudaStream_t stream);
 
 }  // namespace troupe::kernels::cuda

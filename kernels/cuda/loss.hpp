@@ -10,11 +10,15 @@
 
 namespace troupe::kernels::cuda {
 
+/// CUDA twin of cpu::softmax_ce_forward (device pointers; queued on stream).
 void softmax_ce_forward(const float* logits, const int32_t* labels, int64_t n, int64_t c, float* losses,
                         cudaStream_t stream);
+/// CUDA twin of cpu::softmax_ce_backward (device pointers; queued on stream).
 void softmax_ce_backward(const float* logits, const int32_t* labels, int64_t n, int64_t c, float scale,
                          float* dlogits, cudaStream_t stream);
+/// CUDA twin of cpu::bce_logits_forward (device pointers; queued on stream).
 void bce_logits_forward(const float* logits, const float* targets, int64_t count, float* losses, cudaStream_t stream);
+/// CUDA twin of cpu::bce_logits_backward (device pointers; queued on stream).
 void bce_logits_backward(const float* logits, const float* targets, int64_t count, float scale, float* dlogits,
                          cudaStream_t stream);
 /// correct[i] = 1 when row i is predicted right, else 0 (the CPU twin returns the sum).
