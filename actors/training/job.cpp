@@ -36,10 +36,17 @@ void finalize(JobSpec& job, int64_t file_samples) {
   int64_t train = file_samples - val;
   if (job.limit_train > 0) train = std::min(train, job.limit_train);
   job.train_samples = train;
-  // The largest slot: slot 0 of loader 0 (loaders <= trainers is validated).
-  const int64_t owned0 = (train + job.loaders - 1) / job.loaders;
-  const int64_t slots0 = (job.trainers + job.loaders - 1) / job.loaders;
-  const int64_t slot_size = (owned0 + slots0 - 1) / slots0;
+  // The largest slot (actors/training/sampler.hpp): loader l owns the
+  // positions p with (p % trainers) % loaders == l and splits them among its slots.
+  int64_t slot_size = 0;
+  for (int l = 0; l < job.loaders; ++l) {
+    int64_t owned = 0, slots = 0;
+    for (int t = l; t < job.trainers; t += job.loaders) {
+      ++slots;
+      if (t < train) owned += (train - t + job.trainers - 1) / job.trainers;
+    }
+    if (slots > 0) slot_size = std::max(slot_size, (owned + slots - 1) / slots);
+  }
   job.steps_per_epoch = std::max<int64_t>(1, (slot_size + job.batch - 1) / job.batch);
   job.total_steps = job.steps_per_epoch * job.epochs;
   if (job.max_steps > 0) job.total_steps = std::min(job.total_steps, job.max_steps);

@@ -38,8 +38,9 @@ Split split_samples(const JobSpec& job, int64_t file_samples) {
 }
 
 Sampler::Sampler(const JobSpec& job, const Split& split, int loader) : job_(job), loader_(loader) {
-  for (std::size_t p = static_cast<std::size_t>(loader); p < split.train.size(); p += job.loaders)
-    owned_.push_back(split.train[p]);
+  for (std::size_t p = 0; p < split.train.size(); ++p)
+    if (static_cast<int>(p % static_cast<std::size_t>(job.trainers)) % job.loaders == loader)
+      owned_.push_back(split.train[p]);
   const int slots = (job.trainers - loader + job.loaders - 1) / job.loaders;
   slots_.resize(static_cast<std::size_t>(std::max(slots, 0)));
 }

@@ -4,7 +4,8 @@
 // restart and a test can rebuild every batch. The scheme:
 //   * a seeded permutation of the training file; the first val_fraction of it
 //     is the validation split, the rest (after limit_train) the training set;
-//   * loader l owns training positions p with p % loaders == l;
+//   * loader l owns training positions p with (p % trainers) % loaders == l
+//     (as many samples per slot for every loader, whatever the counts);
 //   * each epoch the loader shuffles its part (seed, epoch, l), and its K
 //     trainer slots take every K-th sample of that order (slot t is the
 //     (t / loaders)-th slot of loader t % loaders);

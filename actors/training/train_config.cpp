@@ -23,15 +23,23 @@ std::string show(const toml::node& n) {
   std::ostringstream o;
   if (auto s = n.as_string()) {
     o << '"' << s->get() << '"';
-  } else if (n.is_array() || n.is_table()) {
-    o << toml::toml_formatter(n, toml::format_flags::none);
+  } else if (auto a = n.as_array()) {
+    o << '[';
+    for (std::size_t i = 0; i < a->size(); ++i) o << (i ? ", " : "") << show(*a->get(i));
+    o << ']';
+  } else if (auto i = n.as_integer()) {
+    o << i->get();
+  } else if (auto f = n.as_floating_point()) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%g", f->get());
+    o << b;
+    if (std::string(b).find_first_of(".en") == std::string::npos) o << ".0";
+  } else if (auto b = n.as_boolean()) {
+    o << (b->get() ? "true" : "false");
   } else {
-    n.visit([&](const auto& v) { o << v; });
+    o << "{...}";
   }
-  std::string r = o.str();
-  for (auto& c : r)
-    if (c == '\n') c = ' ';
-  return r;
+  return o.str();
 }
 
 class Reader {

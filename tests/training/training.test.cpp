@@ -1,0 +1,165 @@
+// The training actors in real processes (DESIGN §5): synchronous data
+// parallelism equals one process on the concatenated batches; sharding the
+// parameters changes nothing; the relaxed modes converge; loaders serve every
+// sample once per epoch; a shard killed after a checkpoint resumes to the same
+// result.
+#include <signal.h>
+
+#include <filesystem>
+#include <set>
+
+#include "actors/training/sampler.hpp"
+#include "kernels/adam.hpp"
+#include "kernels/mlp.hpp"
+#include "tests/test_support.hpp"
+#include "tests/training/training_support.hpp"
+
+using namespace std::chrono_literals;
+using namespace troupe;
+using namespace troupe::testing;
+
+namespace {
+
+/// One process, one model, the batches of all slots concatenated in slot order.
+std::vector<float> train_in_one_process(const train::JobSpec& job) {
+  const auto spec = train::mlp_spec(job);
+  auto model = kernels::make_mlp(spec, {});
+  std::vector<float> params(static_cast<std::size_t>(model->num_params())), grad(params.size());
+  kernels::init_params(spec, params, job.seed);
+  kernels::AdamState adam(0, model->num_params(), job.adam);
+  auto data = dataset::load_dataset(job.train_images, job.train_labels);
+  REQUIRE(data.ok());
+  const auto split = train::split_samples(job, data->size());
+  std::vector<train::Sampler> samplers;
+  for (int l = 0; l < job.loaders; ++l) samplers.emplace_back(job, split, l);
+  const int64_t dim = data->images.dim;
+  for (int64_t step = 0; step < job.total_steps; ++step) {
+    std::vector<float> x;
+    std::vector<int32_t> y;
+    for (int t = 0; t < job.trainers; ++t)
+      for (int64_t i : samplers[static_cast<std::size_t>(train::loader_of(job, t))].batch(t, step)) {
+        x.insert(x.end(), data->images.row(i), data->images.row(i) + dim);
+        y.push_back(data->labels[static_cast<std::size_t>(i)]);
+      }
+    model->forward_backward(params, x.data(), y.data(), static_cast<int64_t>(y.size()), grad);
+    adam.step(params, grad);
+  }
+  return params;
+}
+
+}  // namespace
+
+TEST_CASE("sync mode with 2 trainers gives the weights of one process on the concatenated batches") {
+  if (!have_fmnist()) return;  // the whole binary skips below (77) when the data is missing
+  auto job = small_job(2, 2, 1, 640, 32);  // 10 steps per trainer
+  job.max_steps = 10;
+  train::finalize(job, 10000);
+  auto cluster = small_cluster();
+  Job j(cluster, job);
+  const auto distributed = j.final_weights();
+  const auto single = train_in_one_process(job);
+  const double d = rel_diff(distributed, single);
+  INFO("relative difference " << d);
+  CHECK(d <= 1e-5);
+}
+
+TEST_CASE("1 aggregator shard and 3 shards give the same weights") {
+  if (!have_fmnist()) return;
+  auto one = small_job(2, 1, 1, 640, 32);
+  auto three = small_job(2, 1, 3, 640, 32);
+  auto cluster = small_cluster();
+  Job a(cluster, one, "one");
+  Job b(cluster, three, "three");
+  const auto wa = a.final_weights(), wb = b.final_weights();
+  const double d = rel_diff(wb, wa);
+  INFO("relative difference " << d);
+  CHECK(d <= 1e-6);
+}
+
+TEST_CASE("backup-worker, bounded-staleness and asynchronous modes each converge on a short run") {
+  if (!have_fmnist()) return;
+  auto cluster = small_cluster();
+  for (auto mode : {train::Consistency::backup, train::Consistency::ssp, train::Consistency::async}) {
+    auto job = small_job(2, 2, 1, 6400, 16);  // 200 steps per trainer
+    job.adam.lr = 3e-3f;
+    job.mode = mode;
+    job.backup = mode == train::Consistency::backup ? 1 : 0;
+    job.staleness = mode == train::Consistency::ssp ? 2 : 0;
+    job.val_fraction = 0.2;
+    train::finalize(job, 10000);
+    Job j(cluster, job, train::consistency_name(mode));
+    train::EpochSummary s;
+    j.final_weights(&s);
+    const double loss = s.loss_sum / std::max<int64_t>(1, s.samples);
+    auto ev = j.trainers[0].call(&train::Trainer::evaluate, train::EvalRequest{"validation", 0}).get(60s);
+    INFO(std::string(train::consistency_name(mode)) << ": epoch loss " << loss << ", validation accuracy " << ev.accuracy);
+    CHECK(s.samples > 0);
+    CHECK(loss < 1.0);  // from ln(10) = 2.3 at the start
+    CHECK(ev.accuracy > 0.7);  // chance is 0.1; backup mode drops one push of two
+    CHECK(ev.samples == 2000);
+  }
+}
+
+TEST_CASE("across loaders every training sample is served exactly once per epoch") {
+  if (!have_fmnist()) return;
+  auto job = small_job(3, 2, 1, 1000, 64);
+  job.val_fraction = 0.1;
+  train::finalize(job, 10000);
+  auto cluster = small_cluster();
+  std::vector<ActorHandle<train::ShardLoader>> loaders;
+  for (int l = 0; l < 2; ++l) loaders.push_back(cluster.spawn<train::ShardLoader>({.cpus = 0.1}, job, l));
+  const auto split = train::split_samples(job, 10000);
+  REQUIRE(static_cast<int64_t>(split.train.size()) == job.train_samples);
+  for (int64_t epoch = 0; epoch < 2; ++epoch) {
+    std::multiset<int64_t> seen;
+    for (int t = 0; t < job.trainers; ++t)
+      for (int64_t b = 0; b < job.steps_per_epoch; ++b) {
+        auto batch = loaders[static_cast<std::size_t>(t % 2)]
+                         .call(&train::ShardLoader::batch, t, epoch * job.steps_per_epoch + b)
+                         .get(30s);
+        CHECK(batch.samples == static_cast<int64_t>(batch.index.size()));
+        CHECK(batch.x.shape() == Tensor::Shape{batch.samples, 784});
+        seen.insert(batch.index.begin(), batch.index.end());
+      }
+    CHECK(seen.size() == split.train.size());
+    CHECK(std::set<int64_t>(seen.begin(), seen.end()) == std::set<int64_t>(split.train.begin(), split.train.end()));
+  }
+  // A trainer slot served by the other loader is refused.
+  CHECK_FALSE(loaders[1].call(&train::ShardLoader::batch, 0, 0).result(10s).ok());
+}
+
+TEST_CASE("a shard killed with SIGKILL after a checkpoint resumes from it and reaches the uninterrupted result") {
+  if (!have_fmnist()) return;
+  char tmpl[] = "/tmp/troupe-ckpt-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  auto job = small_job(2, 2, 1, 9000, 8);  // 563 steps
+  job.checkpoint_dir = tmpl;
+  job.checkpoint_every = 10;
+  auto cluster = small_cluster();
+  auto plain = job;
+  plain.checkpoint_dir.clear();
+  plain.checkpoint_every = 0;
+  Job reference(cluster, plain, "ref");
+  const auto expected = reference.final_weights();
+
+  Job j(cluster, job, "ckpt");
+  // Wait until a checkpoint exists and training has moved past it.
+  REQUIRE(eventually(
+      [&] {
+        auto p = j.shards[0].call(&train::Aggregator::progress).result(5s);
+        return p.ok() && p->checkpoints >= 2 && p->version % 10 > 3;
+      },
+      30s));
+  auto info = cluster.lookup(j.shard_names[0]);
+  REQUIRE(info.ok());
+  REQUIRE(::kill(info->pid, SIGKILL) == 0);
+  const auto got = j.final_weights();
+  auto p = j.shards[0].call(&train::Aggregator::progress).get(10s);
+  MESSAGE("restored from version " << p.restored_version << " of " << job.total_steps);
+  CHECK(p.restored_version >= 20);
+  CHECK(p.restored_version % 10 == 0);
+  const double d = rel_diff(got, expected);
+  INFO("relative difference " << d << ", restored from version " << p.restored_version);
+  CHECK(d <= 1e-6);
+  std::filesystem::remove_all(tmpl);
+}
