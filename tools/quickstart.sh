@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what troupe needs, builds it, and runs the main job on an embedded
-# local cluster. Until the training job lands, that is the counter example:
-# a scheduler and two workers in this process, a Counter actor in its own process.
+# local cluster: Fashion-MNIST training with 2 loaders, 2 trainers and 1
+# aggregator shard, each an actor process (examples/fashion_mnist.toml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,4 +11,4 @@ if [[ ! -f "$build/build.ninja" ]]; then
   meson setup "$build"
 fi
 ninja -C "$build" -j"$(nproc)"
-exec "$build/examples/counter/counter_example" "$@"
+exec "$build/tools/troupe" train examples/fashion_mnist.toml "$@"
