@@ -174,6 +174,11 @@ Result<void> Cluster::kill(ActorId id, bool restart) const {
   return ask<void>(*impl_->runtime, "kill", ActorRef{id, "", 0, restart}, kControlTimeout);
 }
 
+void Cluster::report_job(const JobInfo& job) const {
+  // The reply only says the scheduler heard it; progress reports are not worth waiting for.
+  (void)impl_->runtime->client().call_scheduler("job_report", job, kControlTimeout);
+}
+
 Result<ActorInfo> Cluster::lookup(const std::string& name) const {
   auto r = ask<ActorInfo>(*impl_->runtime, "resolve", ActorRef{0, name, 0, false}, kControlTimeout);
   if (r.ok() && r->state == ActorState::dead)

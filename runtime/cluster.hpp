@@ -86,6 +86,9 @@ class Cluster {
   /// Kills an actor by name: restart=false makes it DEAD; restart=true lets it restart.
   Result<void> kill(const std::string& name, bool restart = false) const;
   Result<void> kill(ActorId id, bool restart = false) const;
+  /// Publishes a training job's progress to the scheduler (shell `train`,
+  /// dashboard curves, /metrics). Fire and forget: returns at once.
+  void report_job(const JobInfo& job) const;
   /// The live actor named `name`, as the scheduler sees it.
   [[nodiscard]] Result<ActorInfo> lookup(const std::string& name) const;
   /// The scheduler's control endpoint.

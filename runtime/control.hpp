@@ -105,13 +105,60 @@ struct Event {
   MSGPACK_DEFINE_MAP(seq, time_ms, topic, actor, node, name, state, incarnation, endpoint, exit_code, signal, message);
 };
 
+/// One trainer of a training job, as the job reports it.
+struct JobTrainer {
+  ActorId actor = 0;
+  std::string name;
+  std::string state;  ///< the actor's state name
+  int64_t steps = 0;
+  double samples_per_s = 0;
+  int64_t last_step = 0;
+  MSGPACK_DEFINE_MAP(actor, name, state, steps, samples_per_s, last_step);
+};
+
+/// Who pushed a gradient for one applied step.
+struct JobContributors {
+  int64_t step = 0;
+  std::vector<std::string> trainers;
+  MSGPACK_DEFINE_MAP(step, trainers);
+};
+
+/// One point of a job's curves.
+struct JobPoint {
+  int64_t step = 0;
+  int64_t time_ms = 0;
+  double loss = 0;
+  double accuracy = -1;  ///< -1: not evaluated at this point
+  double samples_per_s = 0;
+  MSGPACK_DEFINE_MAP(step, time_ms, loss, accuracy, samples_per_s);
+};
+
+/// A training job's progress (docs/CLI.md, "Job"). Reported to the scheduler
+/// with "job_report"; `history` in a report holds only the new points.
+struct JobInfo {
+  std::string name;
+  std::string state;  ///< RUNNING, DONE, FAILED, STOPPED
+  int64_t epoch = 0;
+  int64_t step = 0;
+  double loss = 0;
+  double accuracy = -1;  ///< -1: not evaluated yet
+  double samples_per_s = 0;
+  std::vector<JobTrainer> trainers;
+  std::vector<JobContributors> contributors;
+  std::vector<JobPoint> history;
+  int64_t updated_ms = 0;
+  MSGPACK_DEFINE_MAP(name, state, epoch, step, loss, accuracy, samples_per_s, trainers, contributors, history,
+                     updated_ms);
+};
+
 /// The scheduler's answer to "state".
 struct ClusterState {
   std::vector<NodeInfo> nodes;
   std::vector<ActorInfo> actors;
   std::vector<Event> events;  ///< most recent last
   int64_t time_ms = 0;
-  MSGPACK_DEFINE_MAP(nodes, actors, events, time_ms);
+  std::vector<JobInfo> jobs;
+  MSGPACK_DEFINE_MAP(nodes, actors, events, time_ms, jobs);
 };
 
 /// Worker → scheduler: an actor process ended.

@@ -102,6 +102,7 @@ void Scheduler::register_methods() {
   add("actor_exited", &Scheduler::on_actor_exited);
   add("kill", &Scheduler::on_kill);
   add("state", &Scheduler::on_state);
+  add("job_report", &Scheduler::on_job_report);
 }
 
 // ---- nodes ----
@@ -463,6 +464,28 @@ void Scheduler::answer_waiters(ActorEntry& a) {
 
 void Scheduler::on_state(const Message&, const Responder& r) { r.reply(build_state()); }
 
+void Scheduler::on_job_report(const Message& m, const Responder& r) {
+  auto report = m.body_as<JobInfo>();
+  if (!report.ok()) return r.fail(report.error());
+  if (report->name.empty()) return r.fail(Error(Errc::invalid_argument, "job_report: the job has no name"));
+  JobInfo& job = jobs_[report->name];
+  std::vector<JobPoint> history = std::move(job.history);
+  history.insert(history.end(), report->history.begin(), report->history.end());
+  // Bounded: past the cap, keep every other old point (the curve's shape stays).
+  constexpr std::size_t kMaxPoints = 2000;
+  if (history.size() > kMaxPoints) {
+    std::vector<JobPoint> thinned;
+    const std::size_t keep_tail = kMaxPoints / 2;
+    for (std::size_t i = 0; i + keep_tail < history.size(); i += 2) thinned.push_back(history[i]);
+    thinned.insert(thinned.end(), history.end() - keep_tail, history.end());
+    history.swap(thinned);
+  }
+  job = std::move(report.value());
+  job.history = std::move(history);
+  job.updated_ms = now_ms();
+  r.reply(msgpack::type::nil_t());
+}
+
 ActorInfo Scheduler::public_info(const ActorInfo& a) const {
   ActorInfo out = a;
   out.spec.ctor_args.clear();
@@ -475,6 +498,7 @@ ClusterState Scheduler::build_state() const {
   for (auto& [id, n] : nodes_) s.nodes.push_back(n);
   for (auto& [id, a] : actors_) s.actors.push_back(public_info(a.info));
   s.events.assign(events_.begin(), events_.end());
+  for (auto& [name, job] : jobs_) s.jobs.push_back(job);
   return s;
 }
 

@@ -70,6 +70,7 @@ class Scheduler {
   void on_actor_exited(const Message& m, const Responder& r);
   void on_kill(const Message& m, const Responder& r);
   void on_state(const Message& m, const Responder& r);
+  void on_job_report(const Message& m, const Responder& r);
 
   ActorEntry* find_actor(ActorId id, const std::string& name);
   void place(ActorEntry& a);
@@ -92,6 +93,7 @@ class Scheduler {
   std::map<ActorId, ActorEntry> actors_;
   std::map<ActorId, std::vector<Waiter>> waiters_;
   std::deque<Event> events_;
+  std::map<std::string, JobInfo> jobs_;
   NodeId next_node_ = 1;
   ActorId next_actor_ = 1;
   uint64_t next_waiter_ = 1;

@@ -72,13 +72,32 @@ json to_json(const ActorStatsMap& stats) {
   return out;
 }
 
+json to_json(const JobInfo& j) {
+  auto accuracy = [](double a) { return a < 0 ? json(nullptr) : json(a); };
+  json trainers = json::array(), contributors = json::array(), history = json::array();
+  for (const auto& t : j.trainers)
+    trainers.push_back({{"actor", t.actor}, {"name", t.name}, {"state", t.state}, {"steps", t.steps},
+                        {"samples_per_s", t.samples_per_s}, {"last_step", t.last_step}});
+  for (const auto& c : j.contributors) contributors.push_back({{"step", c.step}, {"trainers", c.trainers}});
+  for (const auto& p : j.history)
+    history.push_back({{"step", p.step}, {"time_ms", p.time_ms}, {"loss", p.loss}, {"accuracy", accuracy(p.accuracy)},
+                       {"samples_per_s", p.samples_per_s}});
+  return {{"name", j.name},       {"state", j.state},
+          {"epoch", j.epoch},     {"step", j.step},
+          {"loss", j.loss},       {"accuracy", accuracy(j.accuracy)},
+          {"samples_per_s", j.samples_per_s}, {"trainers", trainers},
+          {"contributors", contributors},     {"history", history},
+          {"updated_ms", j.updated_ms}};
+}
+
 json to_json(const ClusterState& s) {
   json nodes = json::array(), actors = json::array(), events = json::array();
   for (const auto& n : s.nodes) nodes.push_back(to_json(n));
   for (const auto& a : s.actors) actors.push_back(to_json(a));
   for (const auto& e : s.events) events.push_back(to_json(e));
-  // The training issue fills "jobs" (docs/CLI.md, "jobs"); until then there are none.
-  return {{"time_ms", s.time_ms}, {"nodes", nodes}, {"actors", actors}, {"events", events}, {"jobs", json::array()}};
+  json jobs = json::array();
+  for (const auto& j : s.jobs) jobs.push_back(to_json(j));
+  return {{"time_ms", s.time_ms}, {"nodes", nodes}, {"actors", actors}, {"events", events}, {"jobs", jobs}};
 }
 
 }  // namespace troupe

@@ -14,6 +14,8 @@ nlohmann::json to_json(const Resources& r);
 nlohmann::json to_json(const NodeInfo& n);
 nlohmann::json to_json(const ActorInfo& a);
 nlohmann::json to_json(const Event& e);
+/// A training job (docs/CLI.md, "Job"); an accuracy of -1 (not evaluated) is null.
+nlohmann::json to_json(const JobInfo& j);
 nlohmann::json to_json(const ActorCallStats& s);
 /// {"<actor id>": {calls_served, …}} (object keys are strings in JSON).
 nlohmann::json to_json(const ActorStatsMap& stats);

@@ -281,3 +281,26 @@ TEST_CASE("a dead scheduler gives connection_lost, not a hang") {
     CHECK(e.code() == Errc::connection_lost);
   }
 }
+
+TEST_CASE("a training job's reports reach the scheduler's state, history appended") {
+  auto cluster = two_workers();
+  troupe::JobInfo job;
+  job.name = "mnist";
+  job.state = "RUNNING";
+  job.step = 1;
+  job.history = {{1, 1000, 2.3, -1, 500}};
+  cluster.report_job(job);
+  job.step = 2;
+  job.loss = 1.9;
+  job.history = {{2, 2000, 1.9, 0.5, 600}};
+  cluster.report_job(job);
+  // Reports and this query travel in order over one connection.
+  auto s = cluster.state();
+  REQUIRE(s.ok());
+  REQUIRE(s->jobs.size() == 1);
+  CHECK(s->jobs[0].step == 2);
+  CHECK(s->jobs[0].loss == doctest::Approx(1.9));
+  REQUIRE(s->jobs[0].history.size() == 2);
+  CHECK(s->jobs[0].history[0].step == 1);
+  CHECK(s->jobs[0].history[1].accuracy == doctest::Approx(0.5));
+}

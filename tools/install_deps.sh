@@ -6,13 +6,13 @@ set -euo pipefail
 packages=(
   build-essential meson ninja-build pkg-config cmake
   libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libboost-dev
-  doctest-dev libdnnl-dev nlohmann-json3-dev libreadline-dev libtomlplusplus-dev libcli11-dev
+  doctest-dev libdnnl-dev ocl-icd-opencl-dev opencl-c-headers nlohmann-json3-dev libreadline-dev libtomlplusplus-dev libcli11-dev
   zlib1g-dev dataset-fashion-mnist
   clang-14 libclang-rt-14-dev
   iproute2 procps tmux python3
 )
 # Optional extras (tests skip with 77 without them) are listed with --extras.
-extras=(chromium python3-torch python3-numpy)
+extras=(chromium python3-torch python3-numpy libopenblas0-pthread libeigen3-dev)
 if [[ "${1:-}" == "--extras" ]]; then packages+=("${extras[@]}"); fi
 
 missing=()
