@@ -183,7 +183,7 @@ int train_job(TrainConfig cfg, const TrainOptions& o) {
       names.push_back(prefix + "shard-" + std::to_string(s));
       shards.push_back(cluster.spawn<train::Aggregator>(
           {.name = names.back(), .cpus = side_cpus, .max_restarts = 3,
-           .retryable = {"join", "pull", "epoch", "progress", "metrics"}},
+           .retryable = {"join", "epoch", "progress", "metrics"}},  // never pull: a restored shard is behind
           job, s));
     }
     std::vector<ActorHandle<train::Trainer>> trainers;
