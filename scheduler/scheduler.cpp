@@ -6,6 +6,7 @@
 #include <future>
 
 #include "scheduler/http_server.hpp"
+#include "scheduler/recovery.hpp"
 #include "scheduler/state_http.hpp"
 
 namespace troupe {
@@ -27,10 +28,41 @@ std::string host_of(const std::string& endpoint) {
 }  // namespace
 
 Scheduler::Scheduler(Options options) : options_(std::move(options)) {
+  RecoveredState recovered;
+  if (!options_.journal_dir.empty()) {
+    auto j = Journal::open(options_.journal_dir);
+    if (!j.ok()) throw Exception(j.error());
+    journal_.emplace(std::move(j.value()));
+    auto records = journal_->replay();
+    if (!records.ok()) throw Exception(records.error());
+    recovered = replay_records(records.value());
+  }
   Runtime::Options ro;
   ro.bind = options_.bind;
-  ro.publish_bind = options_.events_bind.empty() ? host_of(options_.bind) + ":*" : options_.events_bind;
+  // A restarted scheduler publishes where its subscribers already listen.
+  ro.publish_bind = !options_.events_bind.empty()       ? options_.events_bind
+                    : !recovered.events_endpoint.empty() ? recovered.events_endpoint
+                                                         : host_of(options_.bind) + ":*";
   runtime_ = std::make_unique<Runtime>(ro);
+  if (journal_) {
+    recovered.events_endpoint = events_endpoint();
+    for (auto& [id, n] : recovered.nodes) {
+      nodes_[id] = n;
+      next_node_ = std::max(next_node_, id + 1);
+    }
+    for (auto& [id, a] : recovered.actors) {
+      ActorEntry e;
+      e.info = a;
+      e.kill_requested = recovered.kill_requested[id];
+      actors_[id] = std::move(e);
+      next_actor_ = std::max(next_actor_, id + 1);
+    }
+    // Start the log afresh from one record per entity.
+    if (auto c = journal_->compact(snapshot_records(recovered)); !c.ok()) throw Exception(c.error());
+    if (!nodes_.empty() || !actors_.empty())
+      std::fprintf(stderr, "troupe scheduler: recovered %zu node(s) and %zu actor(s) from %s (%zu records)\n",
+                   nodes_.size(), actors_.size(), options_.journal_dir.c_str(), recovered.records);
+  }
   runtime_->server().set_description("the scheduler");
   register_methods();
   if (options_.http_port >= 0) {
@@ -53,6 +85,7 @@ Scheduler::~Scheduler() { stop(); }
 
 void Scheduler::start() {
   runtime_->start();
+  runtime_->io().post([this] { recover(); });
   const auto period = std::max(options_.heartbeat_timeout / 4, std::chrono::milliseconds(50));
   auto tick_ptr = std::make_shared<std::function<void()>>();
   *tick_ptr = [this, period, weak = std::weak_ptr<std::function<void()>>(tick_ptr)] {
@@ -105,6 +138,62 @@ void Scheduler::register_methods() {
   add("job_report", &Scheduler::on_job_report);
 }
 
+// ---- journal ----
+
+void Scheduler::recover() {
+  // Resources held and GPUs given out follow from the actors that hold them.
+  const int64_t now = now_ms();
+  for (auto& [id, n] : nodes_) {
+    n.used = Resources{};
+    n.last_heartbeat_ms = now;  // a grace period: live workers heartbeat within it
+    std::vector<int> gpus;
+    for (int i = 0; i < static_cast<int>(n.total.gpus); ++i) gpus.push_back(i);
+    free_gpus_[id] = gpus;
+  }
+  for (auto& [id, a] : actors_) {
+    const bool holds = a.info.state == ActorState::alive || a.info.state == ActorState::starting;
+    auto node = nodes_.find(a.info.node);
+    if (holds && node != nodes_.end()) {
+      node->second.used.cpus += a.info.spec.resources.cpus;
+      node->second.used.gpus += a.info.spec.resources.gpus;
+      node->second.used.memory_mb += a.info.spec.resources.memory_mb;
+      auto& free = free_gpus_[node->first];
+      for (int g : a.info.gpu_ids) std::erase(free, g);
+    }
+  }
+  // Restarts that were waiting when the old scheduler died go ahead now.
+  for (auto& [id, a] : actors_) {
+    if (a.info.state == ActorState::restarting) {
+      ++a.info.incarnation;
+      a.info.state = ActorState::pending;
+    }
+  }
+  place_pending();
+}
+
+void Scheduler::append(const std::string& record) {
+  if (!journal_) return;
+  if (auto r = journal_->append(record); !r.ok())
+    std::fprintf(stderr, "troupe scheduler: journal append failed: %s\n", r.error().to_string().c_str());
+}
+
+void Scheduler::persist(const ActorEntry& a) {
+  if (!journal_) return;
+  JournalRecord r;
+  r.type = "actor";
+  r.actor = a.info;
+  r.kill_requested = a.kill_requested;
+  append(encode_record(r));
+}
+
+void Scheduler::persist(const NodeInfo& n) {
+  if (!journal_) return;
+  JournalRecord r;
+  r.type = "node";
+  r.node = n;
+  append(encode_record(r));
+}
+
 // ---- nodes ----
 
 void Scheduler::on_register(const Message& m, const Responder& r) {
@@ -123,6 +212,7 @@ void Scheduler::on_register(const Message& m, const Responder& r) {
   for (int i = 0; i < static_cast<int>(n.total.gpus); ++i) gpus.push_back(i);
   free_gpus_[n.id] = gpus;
   nodes_[n.id] = n;
+  persist(n);
   Event e;
   e.topic = "node";
   e.node = n.id;
@@ -150,6 +240,7 @@ void Scheduler::check_heartbeats() {
     if (!n.alive || now - n.last_heartbeat_ms <= options_.heartbeat_timeout.count()) continue;
     n.alive = false;
     n.death_reason = "missed heartbeats for " + std::to_string(now - n.last_heartbeat_ms) + " ms";
+    persist(n);
     Event e;
     e.topic = "node";
     e.node = id;
@@ -402,6 +493,7 @@ void Scheduler::on_kill(const Message& m, const Responder& r) {
     a->restart_requested = true;
   else
     a->kill_requested = true;
+  persist(*a);
   if (a->info.state == ActorState::pending || a->info.state == ActorState::restarting) {
     ActorExit exit;
     exit.actor = a->info.id;
@@ -505,6 +597,7 @@ ClusterState Scheduler::build_state() const {
 void Scheduler::set_state(ActorEntry& a, ActorState s, const std::string& message, int exit_code, int signal) {
   a.info.state = s;
   a.info.state_since_ms = now_ms();
+  persist(a);
   Event e;
   e.topic = "actor";
   e.actor = a.info.id;

@@ -8,11 +8,13 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "runtime/control.hpp"
 #include "runtime/runtime.hpp"
+#include "scheduler/journal.hpp"
 
 namespace troupe {
 
@@ -83,9 +85,14 @@ class Scheduler {
   void publish(Event e);
   void answer_waiters(ActorEntry& a);
   ClusterState build_state() const;
+  void recover();
+  void persist(const ActorEntry& a);
+  void persist(const NodeInfo& n);
+  void append(const std::string& record);
   ActorInfo public_info(const ActorInfo& a) const;
 
   Options options_;
+  std::optional<Journal> journal_;
   std::unique_ptr<Runtime> runtime_;
   std::unique_ptr<HttpServer> http_;
   std::map<NodeId, NodeInfo> nodes_;

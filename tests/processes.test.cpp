@@ -130,3 +130,55 @@ TEST_CASE("a worker that stops heartbeating is declared dead and its actors rest
   sched.signal(SIGTERM);
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("a scheduler killed with SIGKILL and started again on its journal keeps the cluster running") {
+  const auto dir = temp_dir();
+  const std::string journal = dir + "/journal";
+  auto [sched, endpoint] = start({"scheduler", "--bind", "tcp://127.0.0.1:*", "--http-port", "-1", "--journal",
+                                  journal, "--heartbeat-timeout-ms", "2000"},
+                                 dir + "/scheduler.log", R"(control (tcp://[0-9.]+:[0-9]+))");
+  auto [worker, node] = start({"worker", "--scheduler", endpoint, "--cpus", "2", "--log-dir", dir + "/w"},
+                              dir + "/w.log", R"(node ([0-9]+) at)");
+  auto cluster = troupe::Cluster::connect(endpoint);
+  auto t = cluster.spawn<Tally>({.name = "keeper", .max_restarts = 2}, 10);
+  REQUIRE(t.call(&Tally::add, 5).get(10s) == 15);
+  const int pid = t.call(&Tally::pid).get(10s);
+
+  REQUIRE(sched.signal(SIGKILL));
+  REQUIRE(eventually([&] { return sched.try_reap().has_value(); }, 5s));
+  // The actor does not need the scheduler to serve calls.
+  CHECK(t.call(&Tally::add, 1).get(10s) == 16);
+
+  // Same control port, same journal: the events port comes back from the journal.
+  auto [again, endpoint2] = start({"scheduler", "--bind", endpoint, "--http-port", "-1", "--journal", journal,
+                                   "--heartbeat-timeout-ms", "2000"},
+                                  dir + "/scheduler2.log", R"(control (tcp://[0-9.]+:[0-9]+))");
+  CHECK(endpoint2 == endpoint);
+  CHECK(slurp(dir + "/scheduler2.log").find("recovered 1 node(s) and 1 actor(s)") != std::string::npos);
+  auto info = cluster.lookup("keeper");
+  REQUIRE(info.ok());
+  CHECK(info->state == troupe::ActorState::alive);
+  CHECK(info->incarnation == 0);
+  CHECK(info->pid == pid);
+  CHECK(t.call(&Tally::add, 1).get(10s) == 17);  // the same process, its state intact
+
+  // The restarted scheduler still restarts the actor, and the worker reports to it.
+  auto in_flight = t.call(&Tally::slow_add, 1, 10000);
+  REQUIRE(kill(pid, SIGKILL) == 0);
+  REQUIRE_FALSE(in_flight.result(15s).ok());
+  auto back = cluster.wait_alive(t.id(), 15s);
+  REQUIRE(back.ok());
+  CHECK(back->incarnation == 1);
+  CHECK(back->deaths.size() == 1);
+  CHECK(t.call(&Tally::add, 1).get(10s) == 11);
+  // The worker kept its node: no second registration was needed.
+  auto s = cluster.state();
+  REQUIRE(s.ok());
+  CHECK(s->nodes.size() == 1);
+  CHECK(std::to_string(s->nodes[0].id) == node);
+  CHECK(s->nodes[0].alive);
+  cluster.shutdown();
+  worker.signal(SIGTERM);
+  again.signal(SIGTERM);
+  std::filesystem::remove_all(dir);
+}

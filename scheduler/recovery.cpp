@@ -1,0 +1,62 @@
+#include "scheduler/recovery.hpp"
+
+namespace troupe {
+
+std::string encode_record(const JournalRecord& r) {
+  msgpack::sbuffer buf;
+  msgpack::pack(buf, r);
+  return {buf.data(), buf.size()};
+}
+
+RecoveredState replay_records(const std::vector<std::string>& records) {
+  RecoveredState s;
+  for (const auto& bytes : records) {
+    ++s.records;
+    JournalRecord r;
+    try {
+      msgpack::object_handle oh = msgpack::unpack(bytes.data(), bytes.size());
+      oh.get().convert(r);
+    } catch (const std::exception&) {
+      ++s.unreadable;
+      continue;
+    }
+    if (r.type == "node") {
+      s.nodes[r.node.id] = r.node;
+    } else if (r.type == "actor") {
+      s.actors[r.actor.id] = r.actor;
+      s.kill_requested[r.actor.id] = r.kill_requested;
+    } else if (r.type == "endpoints") {
+      s.events_endpoint = r.events_endpoint;
+    } else {
+      ++s.unreadable;
+    }
+  }
+  return s;
+}
+
+std::vector<std::string> snapshot_records(const RecoveredState& state) {
+  std::vector<std::string> out;
+  if (!state.events_endpoint.empty()) {
+    JournalRecord r;
+    r.type = "endpoints";
+    r.events_endpoint = state.events_endpoint;
+    out.push_back(encode_record(r));
+  }
+  for (const auto& [id, n] : state.nodes) {
+    JournalRecord r;
+    r.type = "node";
+    r.node = n;
+    out.push_back(encode_record(r));
+  }
+  for (const auto& [id, a] : state.actors) {
+    JournalRecord r;
+    r.type = "actor";
+    r.actor = a;
+    auto k = state.kill_requested.find(id);
+    r.kill_requested = k != state.kill_requested.end() && k->second;
+    out.push_back(encode_record(r));
+  }
+  return out;
+}
+
+}  // namespace troupe

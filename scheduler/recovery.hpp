@@ -1,0 +1,42 @@
+#pragma once
+// What the scheduler writes to its journal and how it reads it back: one
+// record per change of a node or an actor (the whole entity, so the last
+// record of an entity is its state), plus the events endpoint so that a
+// restarted scheduler publishes where its subscribers already listen.
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/control.hpp"
+#include "runtime/error.hpp"
+
+namespace troupe {
+
+struct JournalRecord {
+  std::string type;  ///< "node", "actor" or "endpoints"
+  NodeInfo node;
+  ActorInfo actor;   ///< with spec.ctor_args: a restarted scheduler must be able to restart the actor
+  bool kill_requested = false;
+  std::string events_endpoint;
+  MSGPACK_DEFINE_MAP(type, node, actor, kill_requested, events_endpoint);
+};
+
+/// The tables rebuilt from a journal.
+struct RecoveredState {
+  std::map<NodeId, NodeInfo> nodes;
+  std::map<ActorId, ActorInfo> actors;
+  std::map<ActorId, bool> kill_requested;
+  std::string events_endpoint;
+  std::size_t records = 0;
+  std::size_t unreadable = 0;  ///< records that did not decode (skipped, counted)
+};
+
+/// msgpack bytes of a record.
+std::string encode_record(const JournalRecord& r);
+/// Folds the records in order: the last record of each node and actor wins.
+RecoveredState replay_records(const std::vector<std::string>& records);
+/// The records that restate `state` (for compaction).
+std::vector<std::string> snapshot_records(const RecoveredState& state);
+
+}  // namespace troupe
