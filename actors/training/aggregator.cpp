@@ -9,6 +9,7 @@
 #include "kernels/cpu/threads.hpp"
 #include "runtime/actor_context.hpp"
 #include "runtime/registry.hpp"
+#include "runtime/runtime.hpp"
 
 namespace troupe::train {
 
@@ -26,33 +27,56 @@ Aggregator::Aggregator(JobSpec job, int shard)
       adam_(0, 0, job_.adam) {
   if (shard < 0 || shard >= job_.shards) throw std::invalid_argument("shard index out of range");
   if (job_.steps_per_epoch <= 0 || job_.total_steps <= 0) throw std::invalid_argument("job not finalized");
-  const kernels::MlpSpec spec = mlp_spec(job_);
-  const kernels::ParamLayout layout(spec);
+  const kernels::ParamLayout layout(mlp_spec(job_));
   std::tie(begin_, end_) = shard_range(layout.num_params(), job_.shards, shard);
-  std::vector<float> all(static_cast<std::size_t>(layout.num_params()));
-  kernels::init_params(spec, all, job_.seed);
-  params_.assign(all.begin() + begin_, all.begin() + end_);
-  grad_.assign(params_.size(), 0.0f);
-  adam_ = kernels::AdamState(begin_, end_, job_.adam);
   slots_.resize(static_cast<std::size_t>(job_.trainers));
   pending_.resize(slots_.size());
   epochs_total_ = static_cast<int>((job_.total_steps + job_.steps_per_epoch - 1) / job_.steps_per_epoch);
   stats_.begin = begin_;
   stats_.end = end_;
+  reset_to_initial();
   restore();
   publish();
   listen_for_deaths();
 }
 
+void Aggregator::reset_to_initial() {
+  const kernels::MlpSpec spec = mlp_spec(job_);
+  std::vector<float> all(static_cast<std::size_t>(kernels::ParamLayout(spec).num_params()));
+  kernels::init_params(spec, all, job_.seed);
+  params_.assign(all.begin() + begin_, all.begin() + end_);
+  grad_.assign(params_.size(), 0.0f);
+  adam_ = kernels::AdamState(begin_, end_, job_.adam);
+  version_ = 0;
+  for (auto& s : slots_) {
+    s.next_step = 0;
+    s.joined_at = 0;
+  }
+  next_epoch_ = 0;
+  epoch_acc_.clear();
+}
+
+namespace {
+// Runs member_died on the executor (where every method runs). Posted directly,
+// not sent as a call to ourselves: a flood of calls filling the executor's
+// queue must not make the shard miss a death. Retried on the I/O thread while
+// the queue is full.
+void deliver_death(Aggregator* self, ActorId actor, Incarnation inc) {
+  Runtime& rt = this_actor().cluster().runtime();
+  if (rt.executor().try_post([self, actor, inc] { self->member_died(actor, inc); })) return;
+  rt.io().post_after(std::chrono::milliseconds(5), [self, actor, inc] { deliver_death(self, actor, inc); });
+}
+}  // namespace
+
 void Aggregator::listen_for_deaths() {
   try {
     ActorContext& self = this_actor();
     const ActorId me = self.id();
-    self.cluster().runtime().client().add_event_listener([me](const Event& e) {
+    self.cluster().runtime().client().add_event_listener([this, me](const Event& e) {
       // On the I/O thread: never block; hand the news to the executor as a call to ourselves.
       if (e.topic != "actor" || e.actor == me) return;
       if (e.state != ActorState::restarting && e.state != ActorState::dead) return;
-      (void)ActorHandle<Aggregator>(me, "").call(&Aggregator::member_died, e.actor, e.incarnation);
+      deliver_death(this, e.actor, e.incarnation);
     });
   } catch (const Exception&) {
     // Not in an actor process (a unit test): no events.
@@ -60,26 +84,72 @@ void Aggregator::listen_for_deaths() {
 }
 
 void Aggregator::restore() {
+  try {
+    // A restarted shard lost the pushes in flight: the other shards must be reconciled with it.
+    restored_ = this_actor().incarnation() > 0;
+  } catch (const Exception&) {
+    // Not in an actor process (a unit test).
+  }
   if (job_.checkpoint_dir.empty()) return;
-  auto c = read_checkpoint(checkpoint_path(job_.checkpoint_dir, shard_, job_.shards));
+  const std::string path = checkpoint_path(job_.checkpoint_dir, shard_, job_.shards);
+  auto prev = read_checkpoint(previous_checkpoint_path(path));
+  auto c = read_checkpoint(path);
+  if (!c.ok() && c.error().code == Errc::not_found && prev.ok()) {
+    // A crash between keeping the previous checkpoint and renaming the new one.
+    c = std::move(prev);
+    prev = Error(Errc::not_found, "");
+  }
   if (!c.ok()) {
     if (c.error().code == Errc::not_found) return;
     throw Exception(c.error());
   }
   if (c->begin != begin_ || c->end != end_ || c->shards != job_.shards || c->next_step.size() != slots_.size())
     throw std::runtime_error("checkpoint in " + job_.checkpoint_dir + " belongs to another job layout");
-  params_ = std::move(c->params);
-  adam_.restore(c->adam_step, c->m, c->v);
-  version_ = c->version;
-  for (std::size_t i = 0; i < slots_.size(); ++i) {
-    slots_[i].next_step = c->next_step[i];
-    slots_[i].joined_at = version_;
+  if (prev.ok()) prev_ckpt_version_ = prev->version;
+  ckpt_version_ = c->version;
+  timeline_ = c->timeline;
+  for (std::size_t i = 0; i < slots_.size() && i < c->slot_actor.size() && i < c->slot_incarnation.size(); ++i) {
+    slots_[i].actor = c->slot_actor[i];
+    slots_[i].incarnation = c->slot_incarnation[i];
   }
-  next_epoch_ = c->next_epoch;
-  epoch_acc_[next_epoch_] = EpochAcc{c->epoch_loss_sum, c->epoch_samples, c->epoch_correct};
+  load(std::move(c.value()));
+  restored_ = true;
   stats_.restored_version = version_;
+  learn_membership();
   std::fprintf(stderr, "aggregator shard %d: resumed from checkpoint at version %lld\n", shard_,
                static_cast<long long>(version_));
+}
+
+void Aggregator::load(ShardCheckpoint c) {
+  params_ = std::move(c.params);
+  adam_.restore(c.adam_step, c.m, c.v);
+  version_ = c.version;
+  for (std::size_t i = 0; i < slots_.size(); ++i) {
+    slots_[i].next_step = c.next_step[i];
+    slots_[i].joined_at = version_;
+  }
+  next_epoch_ = c.next_epoch;
+  epoch_acc_.clear();
+  epoch_acc_[next_epoch_] = EpochAcc{c.epoch_loss_sum, c.epoch_samples, c.epoch_correct};
+}
+
+void Aggregator::learn_membership() {
+  // The trainers the checkpoint names that died for good while this shard was
+  // down will never join again: ask the scheduler rather than wait for them.
+  try {
+    auto st = this_actor().cluster().state(std::chrono::seconds(5));
+    if (!st.ok()) return;
+    for (auto& s : slots_) {
+      if (s.actor == 0) continue;
+      for (const auto& a : st->actors)
+        if (a.id == s.actor && a.state == ActorState::dead) {
+          s.alive = false;
+          dead_[a.id] = std::max<int64_t>(dead_[a.id], a.incarnation);
+        }
+    }
+  } catch (const Exception&) {
+    // Not in an actor process.
+  }
 }
 
 Result<void> Aggregator::write_checkpoint_now() {
@@ -97,11 +167,20 @@ Result<void> Aggregator::write_checkpoint_now() {
     c.epoch_samples = it->second.samples;
     c.epoch_correct = it->second.correct;
   }
+  c.timeline = timeline_;
+  for (const auto& s : slots_) {
+    c.slot_actor.push_back(s.actor);
+    c.slot_incarnation.push_back(s.incarnation);
+  }
   c.params = params_;
   c.m.assign(adam_.m().begin(), adam_.m().end());
   c.v.assign(adam_.v().begin(), adam_.v().end());
   auto r = write_checkpoint(checkpoint_path(job_.checkpoint_dir, shard_, job_.shards), c);
-  if (r.ok()) ++stats_.checkpoints;
+  if (r.ok()) {
+    ++stats_.checkpoints;
+    prev_ckpt_version_ = ckpt_version_;
+    ckpt_version_ = version_;
+  }
   return r;
 }
 
@@ -111,20 +190,87 @@ CheckpointInfo Aggregator::checkpoint() {
   return {checkpoint_path(job_.checkpoint_dir, shard_, job_.shards), version_};
 }
 
+bool Aggregator::fenced(ActorId actor, Incarnation inc, const Slot& s) const {
+  if (s.actor == actor && inc < s.incarnation) return true;
+  auto it = dead_.find(actor);
+  return it != dead_.end() && static_cast<int64_t>(inc) <= it->second;
+}
+
+void Aggregator::adopt(Slot& s, std::size_t slot, ActorId actor, Incarnation inc) {
+  if (s.actor == actor && s.incarnation == inc) return;
+  // A newer incarnation replaces the old one: the old one's pending gradient is never applied.
+  if (pending_[slot] && (pending_[slot]->actor != actor || pending_[slot]->incarnation != inc)) {
+    pending_[slot].reset();
+    ++stats_.discarded;
+  }
+  s.actor = actor;
+  s.incarnation = inc;
+}
+
+JoinReply Aggregator::join_reply(const Slot& s) const {
+  JoinReply out{version_, lockstep() ? version_ : s.next_step, begin_, end_, timeline_, restored_, {}};
+  if (ckpt_version_ >= 0) out.rollback_points.push_back(ckpt_version_);
+  if (prev_ckpt_version_ >= 0) out.rollback_points.push_back(prev_ckpt_version_);
+  out.rollback_points.push_back(0);
+  return out;
+}
+
 JoinReply Aggregator::join(JoinRequest r) {
   if (r.slot < 0 || r.slot >= job_.trainers) throw std::invalid_argument("slot out of range");
-  Slot& s = slots_[static_cast<std::size_t>(r.slot)];
-  if (s.actor == r.actor && r.incarnation < s.incarnation)
-    throw Exception(Error(Errc::stale_incarnation, "slot " + std::to_string(r.slot) + " has a newer incarnation"));
-  s.actor = r.actor;
-  s.incarnation = r.incarnation;
+  const auto i = static_cast<std::size_t>(r.slot);
+  Slot& s = slots_[i];
+  if (fenced(r.actor, r.incarnation, s))
+    throw Exception(Error(Errc::stale_incarnation, "slot " + std::to_string(r.slot) + ": incarnation " +
+                                                        std::to_string(r.incarnation) + " is fenced off"));
+  adopt(s, i, r.actor, r.incarnation);
   if (!s.alive) {
     s.alive = true;
     // Joins at the next step: the one in progress does not wait for it.
     const bool in_progress = std::any_of(pending_.begin(), pending_.end(), [](const auto& p) { return p.has_value(); });
     s.joined_at = lockstep() && in_progress ? version_ + 1 : version_;
   }
-  return {version_, lockstep() ? version_ : s.next_step, begin_, end_};
+  // A trainer that resumes at a later version (another shard is ahead) is not waited for before it.
+  if (r.from_version > s.joined_at) s.joined_at = r.from_version;
+  try_complete();
+  return join_reply(s);
+}
+
+JoinReply Aggregator::rollback(RollbackRequest r) {
+  // Already on that timeline, or a late request of an older reconciliation: nothing to do.
+  if (r.timeline <= timeline_ && !restored_) return join_reply(slots_.front());
+  if (r.version != version_) {
+    const std::string path = checkpoint_path(job_.checkpoint_dir, shard_, job_.shards);
+    if (r.version == 0) {
+      reset_to_initial();
+    } else if (r.version == ckpt_version_ || r.version == prev_ckpt_version_) {
+      auto c = read_checkpoint(r.version == ckpt_version_ ? path : previous_checkpoint_path(path));
+      if (!c.ok()) throw Exception(c.error());
+      if (c->version != r.version)
+        throw Exception(Error(Errc::not_found, "checkpoint " + path + " holds version " + std::to_string(c->version)));
+      load(std::move(c.value()));
+    } else {
+      throw Exception(Error(Errc::not_found, "shard " + std::to_string(shard_) + " at version " +
+                                                 std::to_string(version_) + " cannot roll back to " +
+                                                 std::to_string(r.version)));
+    }
+    ++stats_.rollbacks;
+    std::fprintf(stderr, "aggregator shard %d: rolled back to version %lld (timeline %lld)\n", shard_,
+                 static_cast<long long>(version_), static_cast<long long>(r.timeline));
+  }
+  timeline_ = r.timeline;
+  restored_ = false;
+  for (auto& p : pending_) p.reset();
+  for (auto& s : slots_) {
+    s.joined_at = version_;
+    if (lockstep()) s.next_step = version_;
+  }
+  for (auto& p : pulls_) p.reply.fail(Error(Errc::stale_incarnation, "the shard rolled back: join again"));
+  pulls_.clear();
+  std::erase_if(metrics_, [&](const StepMetric& m) { return m.version > version_; });
+  std::erase_if(recent_, [&](const StepContributors& c) { return c.version > version_; });
+  std::erase_if(snapshots_, [&](const auto& kv) { return kv.second.version > version_; });
+  publish();
+  return join_reply(slots_.front());
 }
 
 bool Aggregator::finished() const {
@@ -161,6 +307,12 @@ Deferred<Weights> Aggregator::pull(PullRequest r) {
     return d;
   }
   if (r.slot < 0 || r.slot >= job_.trainers) throw std::invalid_argument("slot out of range");
+  if (restored_ || (r.timeline >= 0 && r.timeline != timeline_)) {
+    d.fail(Error(Errc::stale_incarnation, restored_ ? "the shard restarted and is not reconciled yet: join again"
+                                                    : "the shard rolled back (timeline " + std::to_string(timeline_) +
+                                                          "): join again"));
+    return d;
+  }
   if (pull_ready(r)) {
     d.resolve(Weights{version_, published_});
     return d;
@@ -188,22 +340,26 @@ PushReply Aggregator::push(PushRequest r) {
   if (r.grad.dtype() != DType::f32 || r.grad.numel() != end_ - begin_ || r.samples < 0)
     throw std::invalid_argument("gradient slice must be f32[" + std::to_string(end_ - begin_) + "], got " +
                                 r.grad.to_string());
-  Slot& s = slots_[static_cast<std::size_t>(r.slot)];
+  const auto i = static_cast<std::size_t>(r.slot);
+  Slot& s = slots_[i];
   PushReply reply;
   ++stats_.pushes;
-  if (r.incarnation < s.incarnation) {
-    ++stats_.stale;  // fenced: an older incarnation of the slot
-    reply.status = PushReply::stale;
-    reply.version = version_;
+  reply.version = version_;
+  if (restored_ || (r.timeline >= 0 && r.timeline != timeline_)) {
+    ++stats_.stale;  // computed on another timeline's weights
+    reply.status = PushReply::rejoin;
     return reply;
   }
-  if (r.incarnation > s.incarnation || s.actor != r.actor) {
-    s.actor = r.actor;
-    s.incarnation = r.incarnation;
-    if (!s.alive) {
-      s.alive = true;
-      s.joined_at = version_ + 1;
-    }
+  if (fenced(r.actor, r.incarnation, s)) {
+    ++stats_.stale;
+    ++stats_.stale_incarnation;  // a zombie: older than the newest incarnation known, or reported dead
+    reply.status = PushReply::stale;
+    return reply;
+  }
+  adopt(s, i, r.actor, r.incarnation);
+  if (!s.alive) {
+    s.alive = true;
+    s.joined_at = version_ + 1;
   }
   if (lockstep()) {
     if (r.version != version_) {
@@ -294,6 +450,10 @@ void Aggregator::apply(const std::vector<const PushRequest*>& pushes) {
     m.contributors.insert(m.contributors.end(), {p->slot, static_cast<int64_t>(p->incarnation), p->samples});
   }
   stats_.samples += n;
+  StepContributors sc{version_, micros_since(t0_), m.contributors};
+  for (const auto* p : pushes) slots_[static_cast<std::size_t>(p->slot)].last_version = version_;
+  recent_.push_back(std::move(sc));
+  while (recent_.size() > 512) recent_.pop_front();
   m.version = version_;
   m.samples = n;
   m.apply_us = micros_since(t);
@@ -371,7 +531,21 @@ Progress Aggregator::progress() {
   stats_.version = version_;
   stats_.apply_us_mean = metrics_.empty() ? 0.0 : apply_us_total_ / static_cast<double>(metrics_.size());
   stats_.finished = finished();
+  stats_.timeline = timeline_;
+  stats_.restored = restored_;
   return stats_;
+}
+
+ShardStats Aggregator::stats(int64_t last) {
+  ShardStats out;
+  out.progress = progress();
+  for (std::size_t i = 0; i < slots_.size(); ++i) {
+    const Slot& s = slots_[i];
+    out.slots.push_back({static_cast<int>(i), s.actor, s.incarnation, s.alive, s.joined_at, s.last_version});
+  }
+  const auto n = static_cast<std::size_t>(std::clamp<int64_t>(last, 0, static_cast<int64_t>(recent_.size())));
+  out.recent.assign(recent_.end() - static_cast<std::ptrdiff_t>(n), recent_.end());
+  return out;
 }
 
 std::vector<StepMetric> Aggregator::metrics(int64_t since) {
@@ -381,15 +555,22 @@ std::vector<StepMetric> Aggregator::metrics(int64_t since) {
 }
 
 void Aggregator::member_died(ActorId actor, Incarnation inc) {
+  int64_t& dead = dead_.try_emplace(actor, -1).first->second;
+  if (static_cast<int64_t>(inc) <= dead) return;  // already known
+  dead = inc;
   bool changed = false;
   for (std::size_t i = 0; i < slots_.size(); ++i) {
     Slot& s = slots_[i];
     if (s.actor != actor || s.incarnation > inc || !s.alive) continue;
     s.alive = false;
-    pending_[i].reset();  // no gradient of a dead incarnation is applied
+    if (pending_[i]) {
+      pending_[i].reset();  // no gradient of a dead incarnation is applied
+      ++stats_.discarded;
+    }
     changed = true;
   }
   if (!changed) return;
+  ++stats_.deaths_seen;
   try_complete();
   check_epochs();
   answer_pulls();
@@ -397,4 +578,5 @@ void Aggregator::member_died(ActorId actor, Incarnation inc) {
 
 }  // namespace troupe::train
 
-TROUPE_ACTOR(troupe::train::Aggregator, join, pull, push, epoch, progress, metrics, checkpoint, member_died);
+TROUPE_ACTOR(troupe::train::Aggregator, join, rollback, pull, push, epoch, progress, metrics, checkpoint, stats,
+             member_died);

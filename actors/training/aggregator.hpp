@@ -4,14 +4,25 @@
 // slices weighted by their sample counts (g = Σ nᵢgᵢ / Σ nᵢ, summed in slot
 // order so the result does not depend on arrival order), applies Adam and
 // publishes the next version. Pulls are long polls (Deferred replies) answered
-// once the wanted version exists. Pushes are de-duplicated per (slot,
-// incarnation, version/step); a push from an older incarnation is fenced off.
-// Membership follows the scheduler's events: a dead trainer is no longer
-// waited for, a restarted one is waited for again from the next version.
-// Checkpoints atomically every checkpoint_every versions and on demand, and
-// resumes from its checkpoint when (re)started.
+// once the wanted version exists.
+//
+// Faults (docs/FAULTS.md):
+// - Pushes are de-duplicated per (slot, incarnation, version/step). A push or
+//   join from an incarnation older than the newest known for its trainer, or
+//   from one the scheduler reported dead, is fenced off and counted
+//   (Progress::stale_incarnation); a dead incarnation's pending gradient is
+//   discarded, so no gradient of a dead incarnation is ever applied.
+// - Membership follows the scheduler's events: a dead trainer is no longer
+//   waited for; a restarted one is waited for again from the next version.
+// - Checkpoints (atomic) every checkpoint_every versions and on demand; the
+//   previous one is kept. A restarted shard resumes from its checkpoint and
+//   reports itself `restored`: the trainers then reconcile all shards to one
+//   version every shard can reach (rollback()), under a new timeline, so the
+//   S slices of the model always come from the same step. Pulls and pushes
+//   carry the timeline they joined on; others are refused (the caller rejoins).
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <vector>
@@ -30,8 +41,11 @@ class Aggregator {
  public:
   Aggregator(JobSpec job, int shard);
 
-  /// A trainer (re)joins: returns where to resume.
+  /// A trainer (re)joins: returns where to resume. Throws stale_incarnation for a fenced incarnation.
   JoinReply join(JoinRequest r);
+  /// Moves to `r.version` (current version, a kept checkpoint, or 0) on timeline `r.timeline`;
+  /// a no-op when already on that timeline. Throws not_found when the version cannot be reached.
+  JoinReply rollback(RollbackRequest r);
   /// The weights once they are recent enough for the mode (long poll); slot -1: the current ones at once.
   Deferred<Weights> pull(PullRequest r);
   /// A gradient slice.
@@ -43,7 +57,9 @@ class Aggregator {
   std::vector<StepMetric> metrics(int64_t since);
   /// Writes a checkpoint now.
   CheckpointInfo checkpoint();
-  /// The scheduler reported that `actor` incarnation `inc` died (a call from this shard's event listener).
+  /// Counters, membership and the contributors of the last `last` applied steps (at most 512 kept).
+  ShardStats stats(int64_t last);
+  /// The scheduler reported that `actor` incarnation `inc` died (also run directly by the event listener).
   void member_died(ActorId actor, Incarnation inc);
 
  private:
@@ -53,6 +69,7 @@ class Aggregator {
     bool alive = true;
     int64_t joined_at = 0;  // sync/backup: waited for from this version on
     int64_t next_step = 0;  // data cursor: steps of this slot handled so far
+    int64_t last_version = -1;
   };
   struct PendingPull {
     PullRequest req;
@@ -76,7 +93,13 @@ class Aggregator {
   [[nodiscard]] int64_t epoch_end(int e) const;
   Result<void> write_checkpoint_now();
   void restore();
+  void load(ShardCheckpoint c);
+  void reset_to_initial();
+  void learn_membership();
   void listen_for_deaths();
+  [[nodiscard]] bool fenced(ActorId actor, Incarnation inc, const Slot& s) const;
+  void adopt(Slot& s, std::size_t slot, ActorId actor, Incarnation inc);
+  [[nodiscard]] JoinReply join_reply(const Slot& s) const;
 
   JobSpec job_;
   int shard_;
@@ -98,6 +121,12 @@ class Aggregator {
   Progress stats_;
   double apply_us_total_ = 0;
   std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
+  // faults
+  int64_t timeline_ = 0;
+  bool restored_ = false;
+  int64_t ckpt_version_ = -1, prev_ckpt_version_ = -1;  // versions of the kept checkpoints
+  std::map<ActorId, int64_t> dead_;  // the newest incarnation of each trainer reported dead
+  std::deque<StepContributors> recent_;
 };
 
 }  // namespace troupe::train

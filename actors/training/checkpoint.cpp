@@ -59,6 +59,10 @@ Result<void> write_checkpoint(const std::string& path, const ShardCheckpoint& c)
     ::unlink(tmp.c_str());
     return err;
   }
+  // Keep the one it replaces: a crash between the two renames leaves only
+  // the previous one, which read_latest_checkpoint() then falls back to.
+  if (::rename(path.c_str(), previous_checkpoint_path(path).c_str()) != 0 && errno != ENOENT)
+    return io("cannot keep the previous checkpoint", path);
   if (::rename(tmp.c_str(), path.c_str()) != 0) return io("cannot rename onto", path);
   int dfd = ::open(p.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {

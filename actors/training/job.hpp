@@ -52,6 +52,9 @@ struct JobSpec {
   uint64_t seed = 42;
   std::string checkpoint_dir;    ///< empty: no checkpoints
   int64_t checkpoint_every = 0;  ///< versions between checkpoints (0: only on demand)
+  double shard_timeout_s = 120;  ///< a trainer waits this long for an unreachable shard, then reports an error and stops
+  /// Testing (fault injection): [slot, incarnation] pairs whose trainer constructor throws.
+  std::vector<int64_t> fault_ctor_throw;
   // derived by the driver (finalize())
   int64_t train_samples = 0;    ///< after the validation split and the limit
   int64_t steps_per_epoch = 0;  ///< per trainer
@@ -61,7 +64,7 @@ struct JobSpec {
                      limit_train, sizes, activations, loss, backend, trainer_threads, adam.lr, adam.beta1,
                      adam.beta2, adam.eps, adam.weight_decay, lr_final, batch, epochs, max_steps, trainers, loaders,
                      shards, mode, backup, staleness, seed, checkpoint_dir, checkpoint_every, train_samples,
-                     steps_per_epoch, total_steps);
+                     steps_per_epoch, total_steps, shard_timeout_s, fault_ctor_throw);
 };
 
 /// The kernels' spec of the job's model. Throws std::invalid_argument on bad names.

@@ -8,6 +8,7 @@
 #include <msgpack.hpp>
 
 #include "runtime/ids.hpp"
+#include "runtime/codec.hpp"  // the msgpack adaptor of Tensor (self-contained header)
 #include "runtime/tensor.hpp"
 
 namespace troupe::train {
@@ -39,7 +40,8 @@ struct JoinRequest {
   int slot = 0;
   ActorId actor = 0;
   Incarnation incarnation = 0;
-  MSGPACK_DEFINE_MAP(slot, actor, incarnation);
+  int64_t from_version = -1;  ///< lockstep: not waited for before this version (-1: the shard decides)
+  MSGPACK_DEFINE_MAP(slot, actor, incarnation, from_version);
 };
 
 /// Shard → trainer: where to resume.
@@ -47,7 +49,18 @@ struct JoinReply {
   int64_t version = 0;
   int64_t next_step = 0;  ///< the slot's data cursor (ssp/async); sync/backup use the version
   int64_t begin = 0, end = 0;
-  MSGPACK_DEFINE_MAP(version, next_step, begin, end);
+  int64_t timeline = 0;   ///< changes on every rollback; pulls and pushes carry it
+  bool restored = false;  ///< resumed from a checkpoint (or restarted) and not yet reconciled with the other shards
+  std::vector<int64_t> rollback_points;  ///< versions it can roll back to (its checkpoints, and 0)
+  MSGPACK_DEFINE_MAP(version, next_step, begin, end, timeline, restored, rollback_points);
+};
+
+/// Trainer → every shard after a shard restarted: go to `version` and call the
+/// result timeline `timeline` (a no-op when already on it).
+struct RollbackRequest {
+  int64_t version = 0;
+  int64_t timeline = 0;
+  MSGPACK_DEFINE_MAP(version, timeline);
 };
 
 /// Trainer → shard: the weights, once they are recent enough.
@@ -56,7 +69,8 @@ struct PullRequest {
   Incarnation incarnation = 0;
   int64_t min_version = 0;  ///< sync/backup: wait until this version exists
   int64_t step = 0;         ///< ssp: the step the trainer is about to compute
-  MSGPACK_DEFINE_MAP(slot, incarnation, min_version, step);
+  int64_t timeline = -1;    ///< the shard's timeline at join (-1: do not check)
+  MSGPACK_DEFINE_MAP(slot, incarnation, min_version, step, timeline);
 };
 
 /// Shard → trainer: the shard's slice of the weights at `version`.
@@ -77,12 +91,15 @@ struct PushRequest {
   double loss_sum = 0;
   int64_t correct = 0;
   Tensor grad;  ///< mean gradient over the batch, this shard's slice
-  MSGPACK_DEFINE_MAP(slot, actor, incarnation, version, step, samples, loss_sum, correct, grad);
+  int64_t timeline = -1;  ///< the shard's timeline at join (-1: do not check)
+  MSGPACK_DEFINE_MAP(slot, actor, incarnation, version, step, samples, loss_sum, correct, grad, timeline);
 };
 
 /// What became of a push.
 struct PushReply {
-  enum Status : int { accepted = 0, duplicate = 1, stale = 2, dropped = 3 };
+  /// stale: fenced (an incarnation older than the newest known, or one reported dead);
+  /// rejoin: the shard rolled back or is recovering: join again.
+  enum Status : int { accepted = 0, duplicate = 1, stale = 2, dropped = 3, rejoin = 4 };
   int status = accepted;
   int64_t version = 0;  ///< the shard's version after handling it
   MSGPACK_DEFINE_MAP(status, version);
@@ -118,14 +135,47 @@ struct Progress {
   int64_t samples = 0;  ///< applied since the start (or restore)
   int64_t pushes = 0;
   int64_t duplicates = 0;
-  int64_t stale = 0;
+  int64_t stale = 0;  ///< pushes not applied: fenced incarnations, wrong versions, other timelines
   int64_t checkpoints = 0;
   int64_t restored_version = -1;  ///< the checkpoint it resumed from, -1 if none
   double apply_us_mean = 0;
   int64_t begin = 0, end = 0;
   bool finished = false;
+  int64_t stale_incarnation = 0;  ///< "stale pushes rejected": from an incarnation older than the newest known, or dead
+  int64_t discarded = 0;          ///< pending gradients dropped because their incarnation died
+  int64_t deaths_seen = 0;        ///< trainer deaths reported by the scheduler
+  int64_t rollbacks = 0;          ///< reconciliations that moved this shard back to another version
+  int64_t timeline = 0;
+  bool restored = false;          ///< waiting to be reconciled with the other shards
   MSGPACK_DEFINE_MAP(version, samples, pushes, duplicates, stale, checkpoints, restored_version, apply_us_mean,
-                     begin, end, finished);
+                     begin, end, finished, stale_incarnation, discarded, deaths_seen, rollbacks, timeline, restored);
+};
+
+/// A trainer slot as a shard sees it.
+struct SlotInfo {
+  int slot = 0;
+  ActorId actor = 0;
+  Incarnation incarnation = 0;
+  bool alive = true;
+  int64_t joined_at = 0;
+  int64_t last_version = -1;  ///< the last version it contributed to (-1: none)
+  MSGPACK_DEFINE_MAP(slot, actor, incarnation, alive, joined_at, last_version);
+};
+
+/// Who contributed to one applied step: [slot, incarnation, samples] triples.
+struct StepContributors {
+  int64_t version = 0;  ///< the version the step produced
+  int64_t time_us = 0;  ///< since the shard started
+  std::vector<int64_t> contributors;
+  MSGPACK_DEFINE_MAP(version, time_us, contributors);
+};
+
+/// A shard's fault-tolerance view: counters, membership, and the contributors of the last steps.
+struct ShardStats {
+  Progress progress;
+  std::vector<SlotInfo> slots;
+  std::vector<StepContributors> recent;  ///< oldest first
+  MSGPACK_DEFINE_MAP(progress, slots, recent);
 };
 
 /// Where a checkpoint went.
@@ -161,7 +211,14 @@ struct TrainerStatus {
   std::string error;
   double compute_us_mean = 0;
   double wait_us_mean = 0;  ///< pulling weights and batches
-  MSGPACK_DEFINE_MAP(slot, incarnation, step, steps_done, samples, finished, error, compute_us_mean, wait_us_mean);
+  int64_t rejoins = 0;         ///< joins after the first (a shard restarted or rolled back)
+  int64_t shard_waits = 0;     ///< times a shard could not be reached and the trainer waited for it
+  double shard_wait_s = 0;     ///< total time spent waiting for shards
+  double shard_wait_max_s = 0; ///< the longest wait
+  std::string waiting;         ///< non-empty while waiting for a shard: what for
+  int64_t version = 0;         ///< of the weights last pulled
+  MSGPACK_DEFINE_MAP(slot, incarnation, step, steps_done, samples, finished, error, compute_us_mean, wait_us_mean,
+                     rejoins, shard_waits, shard_wait_s, shard_wait_max_s, waiting, version);
 };
 
 }  // namespace troupe::train

@@ -1,6 +1,9 @@
 #include "actors/training/trainer.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <climits>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
@@ -18,6 +21,12 @@ constexpr auto kPullTimeout = std::chrono::seconds(60);
 constexpr auto kBatchTimeout = std::chrono::seconds(60);
 constexpr auto kControlTimeout = std::chrono::seconds(10);
 
+/// A kernel failed (a CUDA error leaves the context unusable): not retried in
+/// place; it escapes the step loop and ends the process, which the scheduler restarts.
+struct DeviceFault : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 double us_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::micro>(b - a).count();
 }
@@ -34,10 +43,14 @@ kernels::MlpOptions mlp_options(const JobSpec& job) {
 Trainer::Trainer(JobSpec job, int slot, ActorHandle<ShardLoader> loader, std::vector<ActorHandle<Aggregator>> shards)
     : job_(std::move(job)), slot_(slot), loader_(std::move(loader)), shards_(std::move(shards)) {
   if (slot < 0 || slot >= job_.trainers) throw std::invalid_argument("trainer slot out of range");
+  ActorContext& self = this_actor();
+  for (std::size_t i = 0; i + 1 < job_.fault_ctor_throw.size(); i += 2)
+    if (job_.fault_ctor_throw[i] == slot && job_.fault_ctor_throw[i + 1] == static_cast<int64_t>(self.incarnation()))
+      throw std::runtime_error("injected constructor failure (slot " + std::to_string(slot) + ", incarnation " +
+                               std::to_string(self.incarnation()) + ")");
   if (static_cast<int>(shards_.size()) != job_.shards) throw std::invalid_argument("need one handle per shard");
   num_params_ = kernels::ParamLayout(mlp_spec(job_)).num_params();
   for (int s = 0; s < job_.shards; ++s) ranges_.push_back(shard_range(num_params_, job_.shards, s));
-  ActorContext& self = this_actor();
   self_ = self.id();
   incarnation_ = self.incarnation();
   status_.slot = slot;
@@ -52,51 +65,165 @@ bool Trainer::stop() {
   return true;
 }
 
+std::string Trainer::inject(std::string kind) {
+  std::fprintf(stderr, "trainer %d: injected fault '%s'\n", slot_, kind.c_str());
+  std::fflush(stderr);
+  if (kind == "abort") std::abort();
+  if (kind == "exception") fault_ = 1;
+  else if (kind == "cuda") fault_ = 2;
+  else throw std::invalid_argument("unknown fault '" + kind + "' (abort, exception, cuda)");
+  return kind;
+}
+
 TrainerStatus Trainer::status() {
   std::lock_guard lock(status_mutex_);
   return status_;
 }
 
-void Trainer::join_all(std::stop_token st) {
+bool Trainer::join_all(std::stop_token st) {
   pushes_.clear();
   next_batch_.reset();
+  const bool lockstep = job_.mode == Consistency::sync || job_.mode == Consistency::backup;
+  const auto started = Clock::now();
+  bool waited = false;
+  std::string why;
+  auto waiting = [&](const std::string& w) {
+    waited = true;
+    why = w;
+    std::lock_guard lock(status_mutex_);
+    status_.waiting = w;
+  };
+  auto done_waiting = [&] {
+    const double s = std::chrono::duration<double>(Clock::now() - started).count();
+    std::lock_guard lock(status_mutex_);
+    status_.waiting.clear();
+    if (!waited) return;
+    ++status_.shard_waits;
+    status_.shard_wait_s += s;
+    status_.shard_wait_max_s = std::max(status_.shard_wait_max_s, s);
+  };
   while (!st.stop_requested() && !stop_) {
+    const double waited_s = std::chrono::duration<double>(Clock::now() - started).count();
+    if (waited_s > job_.shard_timeout_s) {
+      done_waiting();
+      std::lock_guard lock(status_mutex_);
+      status_.error = "gave up after " + std::to_string(static_cast<int>(waited_s)) +
+                      " s waiting for the aggregator shards (shard_timeout_s): " + why;
+      std::fprintf(stderr, "trainer %d: %s\n", slot_, status_.error.c_str());
+      return false;
+    }
     std::vector<Future<JoinReply>> fs;
-    for (auto& s : shards_) fs.push_back(s.call(&Aggregator::join, JoinRequest{slot_, self_, incarnation_}));
-    bool ok = true;
-    JoinReply first;
+    for (auto& s : shards_) fs.push_back(s.call(&Aggregator::join, JoinRequest{slot_, self_, incarnation_, -1}));
+    std::vector<JoinReply> replies;
     for (std::size_t i = 0; i < fs.size(); ++i) {
       auto r = fs[i].result(kControlTimeout);
       if (!r.ok()) {
-        ok = false;
-        std::fprintf(stderr, "trainer %d: join shard %zu: %s (retrying)\n", slot_, i, r.error().to_string().c_str());
+        if (r.error().code == Errc::stale_incarnation) {
+          // This incarnation is fenced off (a newer one exists): it must not train.
+          std::lock_guard lock(status_mutex_);
+          status_.error = "fenced off by shard " + std::to_string(i) + ": " + r.error().message;
+          return false;
+        }
+        waiting("shard " + std::to_string(i) + ": " + r.error().to_string());
         break;
       }
-      if (i == 0) first = r.value();
+      replies.push_back(r.value());
     }
-    if (ok) {
-      step_ = first.next_step;
-      version_ = first.version;
-      return;
+    if (replies.size() == fs.size()) {
+      const auto [lo, hi] = std::minmax_element(
+          replies.begin(), replies.end(), [](const JoinReply& a, const JoinReply& b) { return a.version < b.version; });
+      const bool restored = std::any_of(replies.begin(), replies.end(), [](const JoinReply& r) { return r.restored; });
+      const bool split = std::any_of(replies.begin(), replies.end(),
+                                     [&](const JoinReply& r) { return r.timeline != replies[0].timeline; });
+      if (restored || split) {
+        if (!reconcile(replies, why)) waiting(why);
+        continue;  // join again: every shard should now be on the same timeline
+      }
+      const int64_t vmax = hi->version;
+      bool ok = true;
+      if (lockstep && lo->version < vmax) {
+        // Another shard is ahead (pushes in flight): resume at its version;
+        // the shards behind do not wait for this slot before it.
+        for (std::size_t i = 0; i < shards_.size() && ok; ++i)
+          if (replies[i].version < vmax)
+            ok = shards_[i]
+                     .call(&Aggregator::join, JoinRequest{slot_, self_, incarnation_, vmax})
+                     .result(kControlTimeout)
+                     .ok();
+      }
+      if (ok) {
+        timeline_ = replies[0].timeline;
+        version_ = lockstep ? vmax : replies[0].version;
+        step_ = replies[0].next_step;
+        for (const auto& r : replies) step_ = std::min(step_, r.next_step);
+        if (lockstep) step_ = vmax;
+        done_waiting();
+        std::lock_guard lock(status_mutex_);
+        status_.rejoins = joins_++;
+        return true;
+      }
     }
     // A shard is restarting: the scheduler brings it back; try again shortly.
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+  return false;
+}
+
+bool Trainer::reconcile(const std::vector<JoinReply>& replies, std::string& why) {
+  // The highest version that every shard can reach (its current one or a kept
+  // checkpoint; 0 always) and that no shard has to run forward to.
+  int64_t vmin = INT64_MAX, timeline = 0;
+  for (const auto& r : replies) {
+    vmin = std::min(vmin, r.version);
+    timeline = std::max(timeline, r.timeline);
+  }
+  int64_t target = 0;
+  for (const auto& r0 : replies) {
+    std::vector<int64_t> cand = r0.rollback_points;
+    cand.push_back(r0.version);
+    for (int64_t v : cand) {
+      if (v > vmin || v <= target) continue;
+      const bool everywhere = std::all_of(replies.begin(), replies.end(), [&](const JoinReply& r) {
+        return r.version == v ||
+               std::find(r.rollback_points.begin(), r.rollback_points.end(), v) != r.rollback_points.end();
+      });
+      if (everywhere) target = v;
+    }
+  }
+  const RollbackRequest rr{target, timeline + 1};
+  std::vector<Future<JoinReply>> fs;
+  for (auto& s : shards_) fs.push_back(s.call(&Aggregator::rollback, rr));
+  bool ok = true;
+  for (std::size_t i = 0; i < fs.size(); ++i) {
+    auto r = fs[i].result(kControlTimeout);
+    if (!r.ok()) {
+      why = "reconciling shard " + std::to_string(i) + " to version " + std::to_string(target) + ": " +
+            r.error().to_string();
+      ok = false;
+    }
+  }
+  if (ok)
+    std::fprintf(stderr, "trainer %d: reconciled %zu shard(s) to version %lld (timeline %lld)\n", slot_,
+                 shards_.size(), static_cast<long long>(target), static_cast<long long>(rr.timeline));
+  return ok;
 }
 
 void Trainer::loop(std::stop_token st) {
   kernels::cpu::set_num_threads(job_.trainer_threads);
   model_ = kernels::make_mlp(mlp_spec(job_), mlp_options(job_));
   params_.assign(static_cast<std::size_t>(num_params_), 0.0f);
-  join_all(st);
+  if (!join_all(st)) return;
   while (!st.stop_requested() && !stop_ && step_ < job_.total_steps) {
+    if (fault_ == 1) throw std::runtime_error("injected exception in the step loop");
     bool ok = false;
     try {
       ok = step_once(st);
+    } catch (const DeviceFault&) {
+      throw;  // ends the process: a fresh incarnation gets a fresh device context
     } catch (const std::exception& e) {
       std::fprintf(stderr, "trainer %d: step %lld failed: %s\n", slot_, static_cast<long long>(step_), e.what());
     }
-    if (!ok) join_all(st);
+    if (!ok && !join_all(st)) return;
   }
   std::lock_guard lock(status_mutex_);
   status_.finished = step_ >= job_.total_steps;
@@ -107,7 +234,7 @@ bool Trainer::step_once(std::stop_token) {
   const bool lockstep = job_.mode == Consistency::sync || job_.mode == Consistency::backup;
   const auto t0 = Clock::now();
   // 1. weights
-  const PullRequest pr{slot_, incarnation_, version_, step_};
+  const PullRequest pr{slot_, incarnation_, version_, step_, timeline_};
   std::vector<Future<Weights>> pulls;
   for (auto& s : shards_) pulls.push_back(s.call(&Aggregator::pull, pr));
   std::vector<Weights> w;
@@ -160,7 +287,8 @@ bool Trainer::step_once(std::stop_token) {
   Tensor grad = grad_pool_.get(DType::f32, {num_params_});
   auto send = [&](int s, const kernels::BatchStats& bs) {
     const auto [b, e] = ranges_[static_cast<std::size_t>(s)];
-    PushRequest p{slot_, self_, incarnation_, version, step_, batch.samples, bs.loss_sum, bs.correct, grad.slice(b, e)};
+    PushRequest p{slot_,         self_,       incarnation_, version,          step_,
+                  batch.samples, bs.loss_sum, bs.correct,   grad.slice(b, e), timeline_};
     pushes_.push_back(shards_[static_cast<std::size_t>(s)].call(&Aggregator::push, p));
   };
   kernels::BatchStats stats;
@@ -171,8 +299,13 @@ bool Trainer::step_once(std::stop_token) {
       ready_low = std::min(ready_low, offset);
       while (next >= 1 && ranges_[static_cast<std::size_t>(next)].first >= ready_low) send(next--, {});
     };
-    stats = model_->forward_backward(params, batch.x.data_as<float>(), batch.y.data_as<int32_t>(), batch.samples,
-                                     grad.span<float>(), on_ready);
+    try {
+      if (fault_ == 2) throw std::runtime_error("CUDA error: an illegal memory access was encountered (injected)");
+      stats = model_->forward_backward(params, batch.x.data_as<float>(), batch.y.data_as<int32_t>(), batch.samples,
+                                       grad.span<float>(), on_ready);
+    } catch (const std::exception& e) {
+      throw DeviceFault(std::string("kernel failed: ") + e.what());
+    }
     while (next >= 1) send(next--, {});
   } else {
     for (int s = job_.shards - 1; s >= 1; --s) send(s, {});
@@ -184,7 +317,7 @@ bool Trainer::step_once(std::stop_token) {
   std::erase_if(pushes_, [&](const Future<PushReply>& f) {
     if (!f.ready()) return false;
     auto r = f.result(std::chrono::milliseconds(0));
-    if (!r.ok()) ok = false;
+    if (!r.ok() || r.value().status == PushReply::rejoin) ok = false;
     return true;
   });
   version_ = lockstep ? version + 1 : version;
@@ -193,6 +326,7 @@ bool Trainer::step_once(std::stop_token) {
     std::lock_guard lock(status_mutex_);
     ++status_.steps_done;
     status_.step = step_;
+    status_.version = version_;
     status_.samples += batch.samples;
     wait_us_ += us_between(t0, t1);
     compute_us_ += us_between(t1, t2);
@@ -242,4 +376,4 @@ EvalResult Trainer::evaluate(EvalRequest r) {
 
 }  // namespace troupe::train
 
-TROUPE_ACTOR(troupe::train::Trainer, status, evaluate, stop);
+TROUPE_ACTOR(troupe::train::Trainer, status, evaluate, stop, inject);

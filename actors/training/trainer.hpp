@@ -8,7 +8,12 @@
 // Runs on cuda:N when the scheduler gave it a GPU and the job asks for cuda,
 // else on the CPU with job.trainer_threads OpenMP threads.
 // When a shard call fails (a shard restarted from its checkpoint), it joins
-// again and resumes from the step the shard reports.
+// again: if a shard restarted, it first reconciles every shard to one version
+// they can all reach (Aggregator::rollback), then resumes from there. It waits
+// for an unreachable shard at most job.shard_timeout_s, reporting the wait in
+// status(); past that it sets status().error and stops stepping (no crash).
+// A kernel (device) error is not retried in place: it ends the process, and
+// the scheduler starts a fresh incarnation, as for any crash.
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -38,10 +43,14 @@ class Trainer {
   EvalResult evaluate(EvalRequest r);
   /// Stops the step loop after the current step.
   bool stop();
+  /// Testing (fault injection): "abort" (SIGABRT now), "exception" (the step
+  /// loop throws: exit code 4), "cuda" (the next step fails as on a CUDA error).
+  std::string inject(std::string kind);
 
  private:
   void loop(std::stop_token st);
-  void join_all(std::stop_token st);
+  bool join_all(std::stop_token st);
+  bool reconcile(const std::vector<JoinReply>& replies, std::string& why);
   bool step_once(std::stop_token st);
   Weights pull_all();
 
@@ -60,6 +69,8 @@ class Trainer {
   TensorPool grad_pool_;
   int64_t version_ = 0;  // of the weights last pulled
   int64_t step_ = 0;     // data cursor
+  int64_t timeline_ = -1;  // the shards' timeline at the last join
+  int64_t joins_ = 0;
   std::optional<Future<Batch>> next_batch_;
   int64_t next_batch_step_ = -1;
   std::vector<Future<PushReply>> pushes_;
@@ -69,6 +80,7 @@ class Trainer {
   std::map<std::string, Batch> eval_data_;
 
   std::atomic<bool> stop_{false};
+  std::atomic<int> fault_{0};  // injected: 1 exception, 2 device error
   std::mutex status_mutex_;
   TrainerStatus status_;
   double compute_us_ = 0, wait_us_ = 0;
