@@ -288,6 +288,9 @@ TrainConfig parse(const toml::table& root, const std::string& source) {
   c.output_dir = r.string("output", "dir", "troupe-train-out");
   if (c.output_dir.empty()) r.fail("output", "dir", r.get("output", "dir"), "must be a non-empty path");
   c.progress = r.string("output", "progress", "auto", {"auto", "bar", "lines", "none"});
+  c.name = r.string("output", "name", "");
+  if (r.get("output", "name") != nullptr && c.name.empty())
+    r.fail("output", "name", r.get("output", "name"), "must be a non-empty string");
 
   r.check_unknown();
   (void)mlp_spec(j);  // the kernels agree (throws std::invalid_argument otherwise)

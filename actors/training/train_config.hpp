@@ -13,7 +13,8 @@
 //   [cluster]     trainers, loaders, shards, trainer_threads
 //   [early_stopping] metric (val_loss|val_accuracy|test_loss|test_accuracy|train_loss), patience, min_delta
 //   [checkpoint]  dir, interval (versions; 0: none)
-//   [output]      dir, progress (auto|bar|lines|none)
+//   [output]      dir, progress (auto|bar|lines|none), name (the job's name in
+//                 the cluster; default: the config file's stem)
 #include <string>
 #include <string_view>
 
@@ -26,6 +27,7 @@ struct TrainConfig {
   JobSpec job;
   std::string output_dir = "troupe-train-out";
   std::string progress = "auto";
+  std::string name;  ///< [output] name; empty: the caller picks (troupe train: the file's stem)
   std::string stop_metric;  ///< empty: no early stopping
   int patience = 0;
   double min_delta = 0.0;

@@ -103,6 +103,7 @@ TEST_CASE("each bad config value gives its one-line error naming key, value and 
       {"early_stopping", "patience = 0", "[early_stopping] patience = 0: must be an integer in [1, 100000]"},
       {"checkpoint", "interval = 10", "[checkpoint] dir = (missing): must be set when [checkpoint] interval > 0"},
       {"output", "progress = \"loud\"", "[output] progress = \"loud\": must be one of auto, bar, lines, none"},
+      {"output", "name = \"\"", "[output] name = \"\": must be a non-empty string"},
       {"training", "bacth = 32", "unknown key [training] bacth (allowed:"},
   };
   for (const auto& c : cases) {

@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -18,6 +20,7 @@
 #include "actors/training/train_config.hpp"
 #include "actors/training/trainer.hpp"
 #include "runtime/cluster.hpp"
+#include "tools/troupe/job_reporter.hpp"
 
 namespace troupe::cli {
 
@@ -28,6 +31,29 @@ using Clock = std::chrono::steady_clock;
 using train::TrainConfig;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+/// The first SIGINT/SIGTERM while training: the loop stops the job cleanly
+/// (reported STOPPED, actors killed). The handler then steps aside, so a
+/// second Ctrl-C ends the process at once.
+std::atomic<int> g_stop_signal{0};
+extern "C" void on_stop_signal(int sig) {
+  g_stop_signal.store(sig);
+  std::signal(sig, SIG_DFL);
+}
+
+/// `base`, or `base-2`, `base-3`, … when the scheduler already has a job of
+/// that name (the scheduler merges reports by name: a new run must not extend
+/// an old run's curves).
+std::string unique_job_name(const Cluster& cluster, const std::string& base) {
+  auto st = cluster.state(5s);
+  if (!st.ok()) return base;
+  auto taken = [&](const std::string& n) {
+    return std::any_of(st->jobs.begin(), st->jobs.end(), [&](const JobInfo& j) { return j.name == n; });
+  };
+  std::string name = base;
+  for (int i = 2; taken(name); ++i) name = base + "-" + std::to_string(i);
+  return name;
+}
 
 /// One JSON number, "null" when not finite.
 std::string jnum(double v) {
@@ -149,6 +175,17 @@ int train_job(TrainConfig cfg, const TrainOptions& o) {
   Cluster& cluster = *cluster_holder;
   const std::string prefix = "train-" + std::to_string(::getpid()) + "-";
   std::vector<std::string> names;
+  // The job's progress for the scheduler (shell `train`, list jobs, /metrics, dashboard).
+  std::optional<JobReporter> reporter;
+  auto report = [&](const std::string& state) {
+    if (!reporter) return;
+    if (state != "RUNNING")
+      if (auto st = cluster.state(5s); st.ok()) reporter->set_actor_states(*st);
+    cluster.report_job(reporter->take_report(state));
+    // The last report must arrive before the actors go: a round trip on the
+    // same connection is answered after it.
+    if (state != "RUNNING" && !o.cluster.empty()) (void)cluster.state(5s);
+  };
   auto cleanup = [&] {
     if (o.cluster.empty()) {
       cluster.shutdown();
@@ -187,6 +224,7 @@ int train_job(TrainConfig cfg, const TrainOptions& o) {
           job, s));
     }
     std::vector<ActorHandle<train::Trainer>> trainers;
+    std::vector<JobReporter::TrainerRef> trainer_refs;
     for (int t = 0; t < job.trainers; ++t) {
       names.push_back(prefix + "trainer-" + std::to_string(t));
       trainers.push_back(cluster.spawn<train::Trainer>(
@@ -194,7 +232,22 @@ int train_job(TrainConfig cfg, const TrainOptions& o) {
            .gpus = job.backend == "cuda" && !o.cluster.empty() ? 1.0 : 0.0, .max_restarts = 10,
            .retryable = {"status", "evaluate"}},
           job, t, loaders[static_cast<std::size_t>(loader_of(job, t))], shards));
+      trainer_refs.push_back({trainers.back().id(), names.back()});
     }
+    // A history point per ~1% of an epoch (sync/backup: a version is a step of
+    // every trainer; ssp/async: of one).
+    const bool lockstep_mode = job.mode == train::Consistency::sync || job.mode == train::Consistency::backup;
+    const int64_t versions_per_epoch = job.steps_per_epoch * (lockstep_mode ? 1 : job.trainers);
+    reporter.emplace(unique_job_name(cluster, cfg.name), std::move(trainer_refs), versions_per_epoch / 100);
+    if (auto st = cluster.state(5s); st.ok()) reporter->set_actor_states(*st);
+    reporter->set_epoch(1);
+    report("RUNNING");
+    if (!o.cluster.empty()) {
+      std::printf("job %s on %s (troupe shell %s, then: train)\n", reporter->name().c_str(), o.cluster.c_str(),
+                  o.cluster.c_str());
+      std::fflush(stdout);
+    }
+    auto last_report = Clock::now();
 
     std::ofstream steps_out(out / "steps.jsonl"), epochs_out(out / "epochs.jsonl");
     ProgressLine bar(cfg.progress);
@@ -212,9 +265,9 @@ int train_job(TrainConfig cfg, const TrainOptions& o) {
     const int epochs_total = static_cast<int>((job.total_steps + job.steps_per_epoch - 1) / job.steps_per_epoch);
     Future<train::EpochSummary> pending = shards[0].call(&train::Aggregator::epoch, e);
     auto last_health = Clock::now();
-
-    while (true) {
-      // Step metrics and the progress line.
+    bool interrupted = false;
+    // Applied steps since the last call: steps.jsonl, the smoothed loss, the job's report.
+    auto take_metrics = [&] {
       auto ms = shards[0].call(&train::Aggregator::metrics, last_version).result(10s);
       if (ms.ok()) {
         for (const auto& m : *ms) {
@@ -230,7 +283,17 @@ int train_job(TrainConfig cfg, const TrainOptions& o) {
           if (m.version % std::max<int64_t>(1, job.steps_per_epoch / 50) == 0) step_loss.emplace_back(ep, loss_ema);
           last_version = m.version;
         }
+        reporter->add_steps(*ms);
       }
+    };
+
+    while (true) {
+      if (g_stop_signal.load() != 0) {
+        interrupted = true;
+        break;
+      }
+      // Step metrics and the progress line.
+      take_metrics();
       const double es = std::max(1e-9, seconds_since(t_epoch));
       const int64_t in_epoch_steps = last_version - static_cast<int64_t>(e) * job.steps_per_epoch;
       const int64_t lockstep_steps = job.mode == train::Consistency::sync || job.mode == train::Consistency::backup
@@ -277,6 +340,10 @@ int train_job(TrainConfig cfg, const TrainOptions& o) {
         std::printf("epoch %d/%d: train loss %.4f acc %.4f", row.epoch, epochs_total, row.train_loss, row.train_acc);
         if (std::isfinite(row.val_loss)) std::printf(" | val loss %.4f acc %.4f", row.val_loss, row.val_acc);
         if (std::isfinite(row.test_loss)) std::printf(" | test loss %.4f acc %.4f", row.test_loss, row.test_acc);
+        // The job's accuracy: the test set's, else the validation split's, else the epoch's training accuracy.
+        reporter->add_accuracy(sum->version, std::isfinite(row.test_acc) ? row.test_acc
+                                             : std::isfinite(row.val_acc) ? row.val_acc
+                                                                          : row.train_acc);
         std::printf(" | %.1f s, %.0f samples/s | best %s %.4f (epoch %d)\n", row.seconds, row.samples_s,
                     best_metric.c_str(), best, best_epoch);
         std::fflush(stdout);
@@ -298,22 +365,41 @@ int train_job(TrainConfig cfg, const TrainOptions& o) {
         t_epoch = Clock::now();
         epoch_start_samples = total_samples;
         pending = shards[0].call(&train::Aggregator::epoch, e);
+        take_metrics();
+        reporter->set_epoch(e + 1);
+        report("RUNNING");  // every epoch's end
+        last_report = Clock::now();
       }
-      if (seconds_since(last_health) > 2.0) {
+      if (seconds_since(last_health) > 1.0) {
         last_health = Clock::now();
         auto st = cluster.state(5s);
+        if (st.ok()) reporter->set_actor_states(*st);
         if (st.ok())
           for (const auto& a : st->actors)
             if (a.spec.name.rfind(prefix, 0) == 0 && a.state == ActorState::dead) {
               bar.clear();
               std::fprintf(stderr, "troupe train: %s is dead: %s (logs in %s)\n", a.spec.name.c_str(),
                            a.deaths.empty() ? "?" : a.deaths.back().reason.c_str(), (out / "logs").c_str());
+              report("FAILED");
               cleanup();
               return 1;
             }
       }
+      if (seconds_since(last_report) >= 0.5) {
+        report("RUNNING");
+        last_report = Clock::now();
+      }
+    }
+    if (interrupted) {
+      bar.clear();
+      std::fprintf(stderr, "troupe train: stopped by %s after step %lld; no model written\n",
+                   g_stop_signal.load() == SIGINT ? "Ctrl-C" : "SIGTERM", static_cast<long long>(last_version));
+      report("STOPPED");
+      cleanup();
+      return 128 + g_stop_signal.load();
     }
     for (auto& t : trainers) (void)t.call(&train::Trainer::stop).result(5s);
+    take_metrics();  // the steps applied since the loop last looked
     if (auto p = shards[0].call(&train::Aggregator::progress).result(10s); p.ok()) apply_us_mean = p->apply_us_mean;
     const double total_s = seconds_since(t_start);
 
@@ -345,10 +431,12 @@ int train_job(TrainConfig cfg, const TrainOptions& o) {
     if (std::isfinite(last.test_acc)) std::printf("final test accuracy %.4f\n", last.test_acc);
     std::printf("wrote %s/{best.safetensors, final.safetensors, steps.jsonl, epochs.jsonl, curves.svg}\n", out.c_str());
     std::fflush(stdout);
+    report("DONE");
     cleanup();
     return 0;
   } catch (const Exception& e) {
     std::fprintf(stderr, "\ntroupe train: %s\n", e.error().to_string().c_str());
+    report("FAILED");
     cleanup();
     return 1;
   }
@@ -397,6 +485,9 @@ int run_train(const TrainOptions& o) {
                  cfg->source.c_str(), cfg->output_dir.c_str(), ec ? ec.message().c_str() : std::strerror(errno));
     return 2;
   }
+  if (cfg->name.empty()) cfg->name = std::filesystem::path(o.config).stem().string();
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
   try {
     return train_job(std::move(*cfg), o);
   } catch (const Exception& e) {
