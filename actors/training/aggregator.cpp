@@ -220,7 +220,7 @@ JoinReply Aggregator::join(JoinRequest r) {
   const auto i = static_cast<std::size_t>(r.slot);
   Slot& s = slots_[i];
   if (fenced(r.actor, r.incarnation, s))
-    throw Exception(Error(Errc::stale_incarnation, "slot " + std::to_string(r.slot) + ": incarnation " +
+    throw Exception(Error(Errc::invalid_argument, "slot " + std::to_string(r.slot) + ": incarnation " +
                                                         std::to_string(r.incarnation) + " is fenced off"));
   adopt(s, i, r.actor, r.incarnation);
   if (!s.alive) {
@@ -264,7 +264,7 @@ JoinReply Aggregator::rollback(RollbackRequest r) {
     s.joined_at = version_;
     if (lockstep()) s.next_step = version_;
   }
-  for (auto& p : pulls_) p.reply.fail(Error(Errc::stale_incarnation, "the shard rolled back: join again"));
+  for (auto& p : pulls_) p.reply.fail(Error(Errc::unavailable, "the shard rolled back: join again"));
   pulls_.clear();
   std::erase_if(metrics_, [&](const StepMetric& m) { return m.version > version_; });
   std::erase_if(recent_, [&](const StepContributors& c) { return c.version > version_; });
@@ -308,7 +308,7 @@ Deferred<Weights> Aggregator::pull(PullRequest r) {
   }
   if (r.slot < 0 || r.slot >= job_.trainers) throw std::invalid_argument("slot out of range");
   if (restored_ || (r.timeline >= 0 && r.timeline != timeline_)) {
-    d.fail(Error(Errc::stale_incarnation, restored_ ? "the shard restarted and is not reconciled yet: join again"
+    d.fail(Error(Errc::unavailable, restored_ ? "the shard restarted and is not reconciled yet: join again"
                                                     : "the shard rolled back (timeline " + std::to_string(timeline_) +
                                                           "): join again"));
     return d;
@@ -450,7 +450,10 @@ void Aggregator::apply(const std::vector<const PushRequest*>& pushes) {
     m.contributors.insert(m.contributors.end(), {p->slot, static_cast<int64_t>(p->incarnation), p->samples});
   }
   stats_.samples += n;
-  StepContributors sc{version_, micros_since(t0_), m.contributors};
+  StepContributors sc{version_, micros_since(t0_), m.contributors,
+                      std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count()};
   for (const auto* p : pushes) slots_[static_cast<std::size_t>(p->slot)].last_version = version_;
   recent_.push_back(std::move(sc));
   while (recent_.size() > 512) recent_.pop_front();

@@ -167,7 +167,8 @@ struct StepContributors {
   int64_t version = 0;  ///< the version the step produced
   int64_t time_us = 0;  ///< since the shard started
   std::vector<int64_t> contributors;
-  MSGPACK_DEFINE_MAP(version, time_us, contributors);
+  int64_t unix_us = 0;  ///< when it was applied (system clock, for matching with kill times)
+  MSGPACK_DEFINE_MAP(version, time_us, contributors, unix_us);
 };
 
 /// A shard's fault-tolerance view: counters, membership, and the contributors of the last steps.

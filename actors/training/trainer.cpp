@@ -118,8 +118,8 @@ bool Trainer::join_all(std::stop_token st) {
     for (std::size_t i = 0; i < fs.size(); ++i) {
       auto r = fs[i].result(kControlTimeout);
       if (!r.ok()) {
-        if (r.error().code == Errc::stale_incarnation) {
-          // This incarnation is fenced off (a newer one exists): it must not train.
+        if (r.error().code == Errc::invalid_argument) {
+          // This incarnation is fenced off (a newer one exists, or it was reported dead): it must not train.
           std::lock_guard lock(status_mutex_);
           status_.error = "fenced off by shard " + std::to_string(i) + ": " + r.error().message;
           return false;

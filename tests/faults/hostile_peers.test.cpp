@@ -1,0 +1,174 @@
+// Hostile or broken peers against the training actors (issue 5, item 6):
+// garbage frames, frames over the configured maximum and a flood of calls
+// sent straight to a real aggregator's and trainer's socket neither crash nor
+// stall them; the overload comes back to the caller as an error.
+#include <stdlib.h>
+
+#include <filesystem>
+#include <map>
+#include <random>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "runtime/codec.hpp"
+#include "tests/faults/faults_support.hpp"
+
+using namespace std::chrono_literals;
+using namespace troupe;
+using namespace troupe::testing;
+
+namespace {
+
+/// A raw DEALER connected to an actor's ROUTER: it speaks the wire protocol by hand, or not at all.
+struct RawPeer {
+  zmq::context_t ctx;
+  zmq::socket_t s{ctx, zmq::socket_type::dealer};
+  ActorInfo target;
+  explicit RawPeer(ActorInfo a) : target(std::move(a)) {
+    s.set(zmq::sockopt::sndhwm, 0);
+    s.set(zmq::sockopt::rcvhwm, 0);
+    s.set(zmq::sockopt::linger, 0);
+    s.connect(target.endpoint);
+  }
+  [[nodiscard]] Header header(const std::string& method, uint64_t id) const {
+    Header h;
+    h.kind = Kind::call;
+    h.call_id = id;
+    h.method = method;
+    h.target_id = target.id;
+    h.target_incarnation = target.incarnation;
+    return h;
+  }
+  void send(Frames frames) {
+    for (std::size_t i = 0; i < frames.size(); ++i)
+      s.send(frames[i], i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+  }
+  void send_raw(const std::vector<std::string>& parts) {
+    for (std::size_t i = 0; i < parts.size(); ++i)
+      s.send(zmq::buffer(parts[i]), i + 1 < parts.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+  }
+  /// The next reply, decoded; nullopt after `timeout`.
+  std::optional<Message> recv(std::chrono::milliseconds timeout) {
+    zmq::pollitem_t item{s.handle(), 0, ZMQ_POLLIN, 0};
+    if (zmq::poll(&item, 1, timeout) <= 0) return std::nullopt;
+    Frames frames;
+    (void)zmq::recv_multipart(s, std::back_inserter(frames));
+    auto m = decode(std::move(frames));
+    REQUIRE(m.ok());
+    return std::move(m.value());
+  }
+};
+
+std::map<std::string, uint64_t> actor_stats(RawPeer& p) {
+  p.send(encode(p.header("__stats", 424242), std::make_tuple()));
+  for (;;) {
+    auto m = p.recv(20s);
+    REQUIRE(m.has_value());
+    if (m->header().call_id != 424242) continue;
+    auto r = m->body_as<std::map<std::string, uint64_t>>();
+    REQUIRE(r.ok());
+    return r.value();
+  }
+}
+
+void send_garbage(RawPeer& p) {
+  std::mt19937 rng(5);
+  auto junk = [&](std::size_t n) {
+    std::string s(n, '\0');
+    for (auto& c : s) c = static_cast<char>(rng());
+    return s;
+  };
+  for (std::size_t n : {0, 1, 17, 4096}) p.send_raw({junk(n)});
+  p.send_raw({junk(10), junk(100), junk(1000)});
+  // A valid header over an undecodable body, and one whose body names a tensor frame that is not there.
+  {
+    Frames f = encode(p.header("progress", 1), std::make_tuple());
+    f[1] = zmq::message_t(std::string("\xc1\xc1\xc1"));
+    p.send(std::move(f));
+  }
+  {
+    Tensor t = Tensor::empty(DType::f32, {4});
+    Frames f = encode(p.header("push", 2), std::make_tuple(t));
+    f.pop_back();
+    p.send(std::move(f));
+  }
+  // A call with wrong argument types.
+  p.send(encode(p.header("push", 3), std::make_tuple(std::string("not a push"))));
+}
+
+}  // namespace
+
+TEST_CASE("garbage, oversized frames and a flood of calls neither crash nor stall an aggregator or a trainer") {
+  if (!have_fmnist()) return;
+  // Checkpoints on tmpfs: the flood's calls are real work, but quick.
+  const std::string base = std::filesystem::exists("/dev/shm") ? "/dev/shm" : "/tmp";
+  std::string tmpl = base + "/troupe-hostile-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+  auto job = small_job(2, 1, 1, 4800, 8);  // 300 steps
+  job.epochs = 2;
+  job.checkpoint_dir = tmpl;
+  train::finalize(job, 10000);
+  auto cluster = small_cluster();
+  FaultJob j(cluster, job, {.prefix = "hostile"});
+  j.wait_version(10);
+
+  RawPeer shard(j.info(j.shard_names[0]));
+  RawPeer trainer(j.info(j.trainer_names[0]));
+  send_garbage(shard);
+  send_garbage(trainer);
+
+  // Over the configured maximum: a 4 KiB header limit and a 64 MiB body limit (runtime/codec.hpp Limits).
+  shard.send_raw({std::string(8192, 'h'), std::string(4, 'b')});
+  {
+    Frames f = encode(shard.header("progress", 77), std::make_tuple());
+    f[1] = zmq::message_t((std::size_t{64} << 20) + 1024);
+    shard.send(std::move(f));
+  }
+  int too_large = 0, errors = 0;
+  while (auto m = shard.recv(3s)) {
+    if (m->header().kind == Kind::error) {
+      ++errors;
+      auto e = m->body_as<Error>();
+      if (e.ok() && e->code == Errc::message_too_large) ++too_large;
+    }
+  }
+  while (trainer.recv(1s)) {
+  }
+  CHECK(errors >= 3);      // the answerable bad calls got error replies
+  CHECK(too_large >= 1);   // the 64 MiB body
+  auto st = actor_stats(shard);
+  MESSAGE("aggregator after garbage: malformed " << st["malformed"] << ", calls served " << st["calls_served"]);
+  CHECK(st["malformed"] >= 4);
+  CHECK(actor_stats(trainer)["malformed"] >= 4);
+
+  // A flood: more calls than the executor's bounded queue holds (10,000).
+  constexpr int kFlood = 16000;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < kFlood; ++i) shard.send(encode(shard.header("checkpoint", 1000 + i), std::make_tuple()));
+  int overloaded = 0, ok = 0, other = 0;
+  while (ok + overloaded + other < kFlood) {
+    auto m = shard.recv(60s);
+    REQUIRE(m.has_value());
+    if (m->header().kind == Kind::reply) {
+      ++ok;
+    } else {
+      auto e = m->body_as<Error>();
+      (e.ok() && e->code == Errc::overloaded ? overloaded : other)++;
+    }
+  }
+  const double drain_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  MESSAGE("flood of " << kFlood << " checkpoint calls: " << ok << " served, " << overloaded << " overloaded, "
+                      << other << " other errors, in " << drain_s << " s");
+  CHECK(overloaded > 0);
+  CHECK(ok > 0);
+  CHECK(other == 0);
+  CHECK(actor_stats(shard)["overloaded"] >= static_cast<uint64_t>(overloaded));
+
+  // Both still serve and the training still finishes, with the same processes.
+  CHECK(j.trainers[0].call(&train::Trainer::status).result(10s).ok());
+  const auto w = j.final_weights(120s);
+  CHECK_FALSE(w.empty());
+  CHECK(j.info(j.shard_names[0]).incarnation == 0);
+  CHECK(j.info(j.trainer_names[0]).incarnation == 0);
+  std::filesystem::remove_all(tmpl);
+}
