@@ -468,10 +468,17 @@ void Scheduler::handle_death(ActorEntry& a, const ActorExit& exit) {
   }
   a.restart_requested = false;
   set_state(a, ActorState::restarting, d.reason, d.exit_code, d.signal);
-  // Bounded exponential backoff: base · 2^(consecutive restarts), capped.
-  const int n = std::min(a.info.restarts, 16);
+  // Bounded exponential backoff: base · 2^(restarts since it last ran
+  // healthy), capped. An incarnation that ran restart_backoff_reset or longer
+  // resets the doubling (as Kubernetes resets CrashLoopBackOff), so an actor
+  // killed now and then restarts quickly; `restarts` stays the total.
+  const bool ran_healthy = a.info.state == ActorState::alive &&
+                           now_ms() - a.info.state_since_ms >= options_.restart_backoff_reset.count();
+  if (ran_healthy) a.backoff_restarts = 0;
+  const int n = std::min(a.backoff_restarts, 16);
   auto delay = std::min(options_.restart_backoff * (int64_t{1} << n), options_.restart_backoff_max);
   ++a.info.restarts;
+  ++a.backoff_restarts;
   const ActorId id = a.info.id;
   runtime_->io().post_after(delay, [this, id] {
     auto it = actors_.find(id);

@@ -31,6 +31,7 @@ class Scheduler {
     std::chrono::milliseconds heartbeat_timeout{3000};
     std::chrono::milliseconds restart_backoff{100};      ///< first restart delay
     std::chrono::milliseconds restart_backoff_max{5000}; ///< cap of the doubling
+    std::chrono::milliseconds restart_backoff_reset{10000}; ///< an incarnation alive this long resets the doubling
     std::size_t event_history = 2000;
   };
 
@@ -55,6 +56,7 @@ class Scheduler {
     bool restart_requested = false;
     std::string failure_reason;   // from the actor process, before its exit report
     int64_t restart_due_ms = 0;
+    int backoff_restarts = 0;     // restarts since it last ran healthy (not journaled)
   };
   struct Waiter {
     uint64_t id;
