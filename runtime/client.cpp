@@ -252,6 +252,14 @@ void Client::apply_state(ActorId actor, ActorState state, Incarnation inc, const
   }
 }
 
+bool Client::is_replaced(ActorId actor, Incarnation incarnation) const {
+  auto it = locations_.find(actor);
+  if (it == locations_.end()) return false;
+  const Location& loc = it->second;
+  if (incarnation < loc.incarnation) return true;
+  return incarnation == loc.incarnation && (loc.state == ActorState::restarting || loc.state == ActorState::dead);
+}
+
 void Client::handle_reply(const std::string& endpoint, Frames&& frames) {
   auto msg = decode(std::move(frames));
   if (!msg.ok()) {

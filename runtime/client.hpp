@@ -70,7 +70,10 @@ class Client {
   [[nodiscard]] const Identity& self() const { return self_; }
   [[nodiscard]] const ClientStats& stats() const { return stats_; }
 
-  // ---- I/O thread entry points ----
+  // ---- I/O thread only ----
+  /// True when a newer incarnation of `actor` than `incarnation` is known, or
+  /// `incarnation` is known to have died.
+  [[nodiscard]] bool is_replaced(ActorId actor, Incarnation incarnation) const;
   void handle_reply(const std::string& endpoint, Frames&& frames);
   void handle_event(Frames&& frames);
 

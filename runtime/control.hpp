@@ -20,6 +20,13 @@ struct Resources {
   MSGPACK_DEFINE_MAP(cpus, gpus, memory_mb);
 };
 
+/// An actor incarnation a worker runs.
+struct RunningActor {
+  ActorId actor = 0;
+  Incarnation incarnation = 0;
+  MSGPACK_DEFINE_MAP(actor, incarnation);
+};
+
 /// What a worker says of itself when it registers.
 struct NodeRegistration {
   std::string host;
@@ -28,7 +35,7 @@ struct NodeRegistration {
   int pid = 0;
   std::string log_dir;
   NodeId previous_id = 0;  ///< set when re-registering with a restarted scheduler
-  std::vector<ActorId> running;  ///< actors this worker still runs (re-registration)
+  std::vector<RunningActor> running;  ///< actors this worker still runs (re-registration)
   MSGPACK_DEFINE_MAP(host, endpoint, total, pid, log_dir, previous_id, running);
 };
 
@@ -210,7 +217,10 @@ struct Heartbeat {
 struct Registered {
   NodeId node = 0;
   std::string events_endpoint;
-  MSGPACK_DEFINE_MAP(node, events_endpoint);
+  /// Incarnations the worker must stop: restarted elsewhere while it was cut
+  /// off (a partition), killed meanwhile, or unknown to this scheduler.
+  std::vector<RunningActor> stop;
+  MSGPACK_DEFINE_MAP(node, events_endpoint, stop);
 };
 
 /// Actor process → scheduler: why it is about to exit (before the worker reports the exit).

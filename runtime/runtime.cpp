@@ -21,6 +21,7 @@ Runtime::Runtime(Options options) : options_(std::move(options)) {
   executor_ = std::make_unique<Executor>(options_.max_queue);
   client_ = std::make_unique<Client>(*io_, options_.scheduler, options_.self);
   server_ = std::make_unique<Server>(*io_, *executor_, options_.self, options_.limits);
+  server_->set_sender_check([this](ActorId a, Incarnation i) { return client_->is_replaced(a, i); });
   io_->on_reply([this](const std::string& ep, Frames&& f) { client_->handle_reply(ep, std::move(f)); });
   io_->on_event([this](Frames&& f) { client_->handle_event(std::move(f)); });
   io_->on_request([this](std::string routing, Frames&& f) { server_->handle_request(std::move(routing), std::move(f)); });

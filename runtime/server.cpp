@@ -50,6 +50,15 @@ void Server::handle_request(std::string routing, Frames&& frames) {
                              std::to_string(self_.actor) + " incarnation " + std::to_string(self_.incarnation)));
     return;
   }
+  // A zombie (an incarnation the cluster has replaced, e.g. across a healed
+  // partition) must not change anyone's state.
+  if (header->sender_id != 0 && sender_stale_ && sender_stale_(header->sender_id, header->sender_incarnation)) {
+    ++stats_.stale_rejected;
+    responder.fail(Error(Errc::stale_incarnation, "sender actor " + std::to_string(header->sender_id) +
+                                                      " incarnation " + std::to_string(header->sender_incarnation) +
+                                                      " has been replaced"));
+    return;
+  }
   auto msg = decode(std::move(frames), limits_);
   if (!msg.ok()) {
     ++stats_.malformed;

@@ -67,6 +67,10 @@ class Server {
   void add(const std::string& method, Handler handler, bool on_executor = true);
   /// The identity calls must carry to pass fencing; changes only before start.
   void set_identity(Identity self) { self_ = self; }
+  /// Decides whether a call's sender (actor id, incarnation) has been replaced
+  /// by a newer incarnation; such calls are fenced off like stale targets.
+  /// Runs on the I/O thread. Not thread-safe: set before start.
+  void set_sender_check(std::function<bool(ActorId, Incarnation)> is_stale) { sender_stale_ = std::move(is_stale); }
   /// A sentence listing the methods, for unknown-method errors.
   void set_description(std::string what) { what_ = std::move(what); }
   [[nodiscard]] const ServerStats& stats() const { return stats_; }
@@ -85,6 +89,7 @@ class Server {
   Limits limits_;
   std::string what_ = "this process";
   std::unordered_map<std::string, Entry> methods_;
+  std::function<bool(ActorId, Incarnation)> sender_stale_;
   ServerStats stats_;
 };
 

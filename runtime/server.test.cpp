@@ -5,6 +5,8 @@
 
 #include <future>
 
+#include <zmq_addon.hpp>
+
 #include "runtime/runtime.hpp"
 
 using namespace std::chrono_literals;
@@ -99,4 +101,52 @@ TEST_CASE("a call whose deadline passes fails with Timeout and a late reply is i
   auto again = p.client.client().call(p.server.io().endpoint(), "slow", call_frames("slow", 0), {3s, false});
   REQUIRE(again->wait(4s));
   CHECK(again->result().ok());
+}
+
+TEST_CASE("a call from an incarnation known to be replaced is fenced off") {
+  Pair p("tcp://127.0.0.1:*");
+  int runs = 0;
+  p.server.server().add("count", [&](const troupe::Message&, const troupe::Responder& r) { r.reply(++runs); });
+  p.server.start();
+  p.client.start();
+  // The server's process hears that actor 9 incarnation 0 died and is restarting.
+  troupe::Event died;
+  died.topic = "actor";
+  died.actor = 9;
+  died.state = troupe::ActorState::restarting;
+  died.incarnation = 0;
+  troupe::Header eh;
+  eh.kind = troupe::Kind::event;
+  eh.method = "actor";
+  std::promise<void> heard;
+  p.server.io().post([&] {
+    p.server.client().handle_event(troupe::encode(eh, died));
+    heard.set_value();
+  });
+  heard.get_future().wait();
+
+  auto send_as = [&](uint32_t incarnation) {
+    zmq::context_t ctx;
+    zmq::socket_t s(ctx, zmq::socket_type::dealer);
+    s.set(zmq::sockopt::linger, 0);
+    s.set(zmq::sockopt::rcvtimeo, 3000);
+    s.connect(p.server.io().endpoint());
+    troupe::Header h;
+    h.call_id = 1;
+    h.method = "count";
+    h.sender_id = 9;
+    h.sender_incarnation = incarnation;
+    auto frames = troupe::encode(h, std::make_tuple(0));
+    zmq::send_multipart(s, frames);
+    troupe::Frames reply;
+    REQUIRE(zmq::recv_multipart(s, std::back_inserter(reply)));
+    auto msg = troupe::decode(std::move(reply));
+    REQUIRE(msg.ok());
+    return msg->header().kind == troupe::Kind::error ? msg->body_as<troupe::Error>()->code : Errc::ok;
+  };
+  CHECK(send_as(0) == Errc::stale_incarnation);  // the dead incarnation: fenced
+  CHECK(runs == 0);
+  CHECK(p.server.server().stats().stale_rejected.load() == 1);
+  CHECK(send_as(1) == Errc::ok);  // its successor is served
+  CHECK(runs == 1);
 }

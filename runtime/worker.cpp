@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -121,7 +122,7 @@ void Worker::register_now() {
   reg.pid = getpid();
   reg.log_dir = options_.log_dir;
   reg.previous_id = node_id_.load();
-  for (auto& [id, r] : running_) reg.running.push_back(id);
+  for (auto& [id, r] : running_) reg.running.push_back(RunningActor{id, r.incarnation});
   auto call = runtime_->client().call_scheduler("register_node", reg, std::chrono::milliseconds(2000));
   call->add_callback([this](const Result<Message>& r) {
     registering_ = false;
@@ -134,6 +135,14 @@ void Worker::register_now() {
     }
     if (node_id_.load() == 0) runtime_->io().subscribe(ok->events_endpoint);
     node_id_.store(ok->node);
+    // Fencing after a partition: copies the cluster has replaced must not keep working.
+    for (const auto& stale : ok->stop) {
+      auto it = running_.find(stale.actor);
+      if (it == running_.end() || it->second.incarnation != stale.incarnation) continue;
+      std::fprintf(stderr, "troupe worker: stopping actor %llu incarnation %u: replaced while this host was cut off\n",
+                   static_cast<unsigned long long>(stale.actor), stale.incarnation);
+      it->second.child.signal(SIGKILL);
+    }
   });
 }
 

@@ -200,7 +200,11 @@ void Scheduler::on_register(const Message& m, const Responder& r) {
   auto reg = m.body_as<NodeRegistration>();
   if (!reg.ok()) return r.fail(reg.error());
   NodeInfo n;
-  n.id = reg->previous_id != 0 && !nodes_.contains(reg->previous_id) ? reg->previous_id : next_node_++;
+  const auto previous = nodes_.find(reg->previous_id);
+  // A worker we declared dead comes back (a healed partition) under a new id:
+  // the old id's history stays as it was.
+  const bool reuse = reg->previous_id != 0 && (previous == nodes_.end() || previous->second.alive);
+  n.id = reuse ? reg->previous_id : next_node_++;
   next_node_ = std::max(next_node_, n.id + 1);
   n.host = reg->host;
   n.endpoint = reg->endpoint;
@@ -210,6 +214,24 @@ void Scheduler::on_register(const Message& m, const Responder& r) {
   n.last_heartbeat_ms = now_ms();
   std::vector<int> gpus;
   for (int i = 0; i < static_cast<int>(n.total.gpus); ++i) gpus.push_back(i);
+  Registered reply{n.id, events_endpoint(), {}};
+  // What the worker still runs: keep the incarnations that are current here,
+  // stop the others (replaced elsewhere, killed, or unknown).
+  for (const auto& running : reg->running) {
+    auto it = actors_.find(running.actor);
+    const bool current = it != actors_.end() && it->second.info.incarnation == running.incarnation &&
+                         (it->second.info.state == ActorState::alive || it->second.info.state == ActorState::starting) &&
+                         it->second.info.node == reg->previous_id && reuse;
+    if (!current) {
+      reply.stop.push_back(running);
+      continue;
+    }
+    const Resources& want = it->second.info.spec.resources;
+    n.used.cpus += want.cpus;
+    n.used.gpus += want.gpus;
+    n.used.memory_mb += want.memory_mb;
+    for (int g : it->second.info.gpu_ids) std::erase(gpus, g);
+  }
   free_gpus_[n.id] = gpus;
   nodes_[n.id] = n;
   persist(n);
@@ -218,9 +240,10 @@ void Scheduler::on_register(const Message& m, const Responder& r) {
   e.node = n.id;
   e.state = ActorState::alive;
   e.endpoint = n.endpoint;
-  e.message = "registered " + n.host + " with " + fmt_res(n.total.cpus) + " CPU, " + fmt_res(n.total.gpus) + " GPU";
+  e.message = "registered " + n.host + " with " + fmt_res(n.total.cpus) + " CPU, " + fmt_res(n.total.gpus) + " GPU" +
+              (reply.stop.empty() ? "" : "; " + std::to_string(reply.stop.size()) + " stale actor(s) to stop");
   publish(e);
-  r.reply(Registered{n.id, events_endpoint()});
+  r.reply(reply);
   place_pending();
 }
 
@@ -575,7 +598,9 @@ void Scheduler::on_job_report(const Message& m, const Responder& r) {
   if (history.size() > kMaxPoints) {
     std::vector<JobPoint> thinned;
     const std::size_t keep_tail = kMaxPoints / 2;
-    for (std::size_t i = 0; i + keep_tail < history.size(); i += 2) thinned.push_back(history[i]);
+    // Evaluations (points with an accuracy) are few and each one matters: keep them all.
+    for (std::size_t i = 0; i + keep_tail < history.size(); ++i)
+      if (i % 2 == 0 || history[i].accuracy >= 0) thinned.push_back(history[i]);
     thinned.insert(thinned.end(), history.end() - keep_tail, history.end());
     history.swap(thinned);
   }

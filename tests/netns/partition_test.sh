@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Hosts as network namespaces on one machine (issue 5, items 3 and 4):
+#  1. a partition cuts the host of an actor off: after the heartbeat timeout the
+#     actor is restarted on the other host; when the link returns, the old
+#     incarnation is fenced and stopped — never two live copies for good;
+#  2. a host is lost for good (every process in it killed): its actor moves on.
+# Traffic stays inside namespaces this test creates. Needs root and iproute2:
+# exits 77 (skip) where namespaces cannot be made.
+set -euo pipefail
+TROUPE=${TROUPE_BIN:?TROUPE_BIN must name the troupe binary}
+SPAWN=${INSPECTION_SPAWN:?INSPECTION_SPAWN must name the spawn helper}
+
+if [[ $(id -u) -ne 0 ]] || ! command -v ip >/dev/null; then echo "skip: needs root and iproute2"; exit 77; fi
+tag=tp$(( $$ % 100000 ))
+net=10.77.$(( $$ % 250 ))
+dir=$(mktemp -d)
+cleanup() {
+  disown -a 2>/dev/null || true  # no "Killed" job notices for the processes we stop
+  for h in s a b br; do
+    local pids
+    pids=$(ip netns pids "$tag-$h" 2>/dev/null || true)
+    [[ -n "$pids" ]] && kill -9 $pids 2>/dev/null || true
+    ip netns del "$tag-$h" 2>/dev/null || true
+  done
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+if ! ip netns add "$tag-br" 2>/dev/null; then echo "skip: cannot create network namespaces here"; exit 77; fi
+ip -n "$tag-br" link add br0 type bridge
+ip -n "$tag-br" link set br0 up
+i=1
+for h in s a b; do
+  ip netns add "$tag-$h"
+  ip link add "$tag-$h" type veth peer name "$tag-$h-br"
+  ip link set "$tag-$h" netns "$tag-$h"
+  ip link set "$tag-$h-br" netns "$tag-br"
+  ip -n "$tag-$h" addr add "$net.$i/24" dev "$tag-$h"
+  ip -n "$tag-$h" link set "$tag-$h" up
+  ip -n "$tag-$h" link set lo up
+  ip -n "$tag-br" link set "$tag-$h-br" master br0
+  ip -n "$tag-br" link set "$tag-$h-br" up
+  i=$((i + 1))
+done
+declare -A ip_of=([s]=$net.1 [a]=$net.2 [b]=$net.3)
+addr="tcp://$net.1:7400"
+
+fail() { echo "FAIL: $*"; for f in "$dir"/*.log; do echo "--- $f"; tail -20 "$f"; done; exit 1; }
+# Polls a condition (a shell command) until it holds or `seconds` pass.
+eventually() {
+  local seconds=$1; shift
+  local deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    (( SECONDS < deadline )) || return 1
+    sleep 0.1
+  done
+}
+in_s() { ip netns exec "$tag-s" "$@"; }
+actor_field() {  # actor_field NAME FIELD
+  in_s "$TROUPE" get actor "$1" --json --address "$addr" |
+    /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['$2'])"
+}
+node_host() {  # node_host ID → the IP of that node
+  in_s "$TROUPE" list nodes --json --address "$addr" |
+    /usr/bin/python3 -c "import json,sys; print([n['host'] for n in json.load(sys.stdin) if n['id']==$1][0])"
+}
+ns_of_ip() { for h in a b; do if [[ ${ip_of[$h]} == "$1" ]]; then echo "$h"; fi; done; }
+alive_on_other_host() {  # alive_on_other_host NAME OLD_HOST MIN_INCARNATION
+  [[ $(actor_field "$1" state) == ALIVE ]] && (( $(actor_field "$1" incarnation) >= $3 )) &&
+    [[ $(node_host "$(actor_field "$1" node)") != "$2" ]]
+}
+pid_gone() { ! kill -0 "$1" 2>/dev/null; }
+
+ip netns exec "$tag-s" "$TROUPE" scheduler --bind "$addr" --http-port -1 --heartbeat-timeout-ms 1500 \
+  >"$dir/scheduler.log" 2>&1 &
+for h in a b; do
+  ip netns exec "$tag-$h" "$TROUPE" worker --scheduler "$addr" --host "${ip_of[$h]}" --cpus 1 \
+    --log-dir "$dir/logs-$h" >"$dir/worker-$h.log" 2>&1 &
+done
+eventually 15 grep -q "node [0-9]* at" "$dir/worker-a.log" || fail "worker a did not register"
+eventually 15 grep -q "node [0-9]* at" "$dir/worker-b.log" || fail "worker b did not register"
+
+# --- 1. partition ---
+out=$(in_s "$SPAWN" "$addr" p1 3 1) || fail "spawn failed: $out"
+old_pid=$(sed -n 's/.* pid \([0-9]*\)$/\1/p' <<<"$out")
+host=$(node_host "$(actor_field p1 node)")
+h=$(ns_of_ip "$host")
+echo "p1 runs on host $h ($host), pid $old_pid; cutting $h off"
+ip -n "$tag-br" link set "$tag-$h-br" down
+eventually 20 alive_on_other_host p1 "$host" 1 || fail "p1 was not restarted on the other host"
+echo "p1 restarted as incarnation $(actor_field p1 incarnation) on the other host"
+kill -0 "$old_pid" 2>/dev/null && echo "the cut-off copy (pid $old_pid) still runs, isolated"
+ip -n "$tag-br" link set "$tag-$h-br" up
+eventually 20 pid_gone "$old_pid" || fail "the old incarnation (pid $old_pid) was not stopped after the link returned"
+grep -q "stopping actor" "$dir/worker-$h.log" || fail "worker $h did not report fencing"
+[[ $(actor_field p1 state) == ALIVE && $(actor_field p1 incarnation) == 1 ]] || fail "p1 changed after healing"
+echo "after healing: the old copy is stopped; p1 incarnation 1 serves"
+
+# --- 2. host lost ---
+now_host=$(node_host "$(actor_field p1 node)")
+lost=$(ns_of_ip "$now_host")
+echo "losing host $lost ($now_host) for good"
+kill -9 $(ip netns pids "$tag-$lost")
+eventually 20 alive_on_other_host p1 "$now_host" 2 || fail "p1 was not restarted after its host was lost"
+echo "p1 incarnation $(actor_field p1 incarnation) serves on the remaining host"
+echo "netns: 2 passed, 0 failed"
