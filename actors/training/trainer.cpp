@@ -85,7 +85,7 @@ bool Trainer::join_all(std::stop_token st) {
   next_batch_.reset();
   const bool lockstep = job_.mode == Consistency::sync || job_.mode == Consistency::backup;
   const auto started = Clock::now();
-  bool waited = false;
+  bool waited = joins_ > 0;  // a rejoin: a shard failed, restarted or rolled back; its duration is a wait
   std::string why;
   auto waiting = [&](const std::string& w) {
     waited = true;

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Benchmark: trainer recovery under repeated SIGKILL (issue 5).
+# Trains examples/fashion_mnist.toml with 4 trainers on the embedded cluster
+# and SIGKILLs one trainer every 3 s, round robin (each trainer runs about 12 s
+# between its kills, longer than the scheduler's 10 s backoff reset), 24 kills
+# in all, and one aggregator shard once. Measures, per kill:
+#   - recovery: from kill -9 to the first applied step that holds a gradient
+#     of the replacement incarnation (the shard's contributors, system clock);
+#   - step-rate recovery: until the applied-step rate over 0.5 s windows is
+#     back to 90 % of the 2 s before the kill.
+# Prints p50/p95 of both; the last line is one JSON object with every figure.
+#   tools/bench/recovery/run.sh [BUILD_DIR] [KILLS]
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+build=${1:-build}
+kills=${2:-24}
+out=$(mktemp -d /tmp/troupe-bench-recovery.XXXXXX)
+trap 'rm -rf "$out"' EXIT
+epochs=$(( kills * 2 + 10 ))  # about 2 s per epoch with 4 trainers here: long enough for every kill
+"$build/tests/faults/troupe_chaos" --config examples/fashion_mnist.toml --trainers 4 --epochs "$epochs" \
+  --kills "$kills" --kill-every 3 --round-robin --shard-kill --no-baseline --checkpoint-every 200 --out "$out" \
+  | grep -v 'serving at'
