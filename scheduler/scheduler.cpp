@@ -462,6 +462,9 @@ void Scheduler::on_actor_exited(const Message& m, const Responder& r) {
 }
 
 void Scheduler::handle_death(ActorEntry& a, const ActorExit& exit) {
+  // Before the state changes below: how long this incarnation ran (backoff reset).
+  const bool ran_healthy = a.info.state == ActorState::alive &&
+                           now_ms() - a.info.state_since_ms >= options_.restart_backoff_reset.count();
   release(a);
   DeathRecord d;
   d.incarnation = a.info.incarnation;
@@ -495,8 +498,6 @@ void Scheduler::handle_death(ActorEntry& a, const ActorExit& exit) {
   // healthy), capped. An incarnation that ran restart_backoff_reset or longer
   // resets the doubling (as Kubernetes resets CrashLoopBackOff), so an actor
   // killed now and then restarts quickly; `restarts` stays the total.
-  const bool ran_healthy = a.info.state == ActorState::alive &&
-                           now_ms() - a.info.state_since_ms >= options_.restart_backoff_reset.count();
   if (ran_healthy) a.backoff_restarts = 0;
   const int n = std::min(a.backoff_restarts, 16);
   auto delay = std::min(options_.restart_backoff * (int64_t{1} << n), options_.restart_backoff_max);
