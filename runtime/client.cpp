@@ -43,39 +43,36 @@ Client::~Client() = default;
 
 std::shared_ptr<CallState> Client::call(const std::string& endpoint, const std::string& method, Frames frames,
                                         CallOptions options) {
-  auto state = std::make_shared<CallState>();
-  const uint64_t id = next_id_++;
-  state->on_abandon = [this, id] { io_.post([this, id] { complete(id, Error(Errc::timeout, "abandoned")); }); };
   Pending p;
-  p.state = state;
-  p.method = method;
   p.endpoint = endpoint;
-  p.deadline_ms = options.timeout.count() >= 0 ? now_ms() + options.timeout.count() : 0;
-  p.frames = std::move(frames);
-  auto shared = std::make_shared<Pending>(std::move(p));
-  io_.post([this, id, shared] {
-    register_call(id, std::move(*shared));
-    send_pending(id);
-  });
-  return state;
+  return submit(std::move(p), method, std::move(frames), options);
 }
 
 std::shared_ptr<CallState> Client::call_actor(ActorId actor, const std::string& method, Frames frames,
                                               CallOptions options) {
+  Pending p;
+  p.actor = actor;
+  p.retryable = options.retryable;
+  return submit(std::move(p), method, std::move(frames), options);
+}
+
+std::shared_ptr<CallState> Client::submit(Pending p, const std::string& method, Frames frames,
+                                          const CallOptions& options) {
   auto state = std::make_shared<CallState>();
   const uint64_t id = next_id_++;
   state->on_abandon = [this, id] { io_.post([this, id] { complete(id, Error(Errc::timeout, "abandoned")); }); };
-  Pending p;
   p.state = state;
   p.method = method;
-  p.actor = actor;
-  p.retryable = options.retryable;
   p.deadline_ms = options.timeout.count() >= 0 ? now_ms() + options.timeout.count() : 0;
   p.frames = std::move(frames);
   auto shared = std::make_shared<Pending>(std::move(p));
   io_.post([this, id, shared] {
+    const bool to_actor = shared->actor != 0;
     register_call(id, std::move(*shared));
-    dispatch_actor_call(id);
+    if (to_actor)
+      dispatch_actor_call(id);
+    else
+      send_pending(id);
   });
   return state;
 }

@@ -97,6 +97,7 @@ class Client {
     std::vector<uint64_t> waiting;  // call ids waiting for the actor to be ALIVE
   };
 
+  std::shared_ptr<CallState> submit(Pending p, const std::string& method, Frames frames, const CallOptions& options);
   void register_call(uint64_t id, Pending p);
   void send_pending(uint64_t id);
   void dispatch_actor_call(uint64_t id);
