@@ -280,9 +280,12 @@ void Client::handle_reply(const std::string& endpoint, Frames&& frames) {
   auto err = msg->body_as<Error>();
   Error e = err.ok() ? err.value() : Error(Errc::malformed_message, "unreadable error reply");
   Pending& p = it->second;
-  // Our view of the actor was older than the actor: nothing ran, so look it up
-  // again and resend, whether or not the method is retryable.
-  if (e.code == Errc::stale_incarnation && p.actor != 0 && !p.frames.empty()) {
+  // Our view of the actor was older than the actor (another incarnation
+  // answered): nothing ran, so look it up again and resend, whether or not the
+  // method is retryable. The incarnation we addressed answering this code
+  // means something else (we are the stale one, or the method said so): fail.
+  if (e.code == Errc::stale_incarnation && p.actor != 0 && !p.frames.empty() &&
+      h.sender_incarnation != p.incarnation) {
     p.endpoint.clear();
     auto& loc = locations_[p.actor];
     loc.state = ActorState::restarting;

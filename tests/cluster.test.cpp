@@ -114,6 +114,13 @@ TEST_CASE("bad calls get typed errors and the actor keeps serving") {
   CHECK(thrown.error().code == Errc::remote_error);
   CHECK(thrown.error().message == "the reason");
 
+  // A method's own error reaches the caller with its code, even the code the
+  // runtime uses for fencing (it must not be taken for a stale directory and resent).
+  auto typed = e.call(&Echo::fail_with, static_cast<int>(Errc::stale_incarnation), std::string("mine")).result(10s);
+  REQUIRE_FALSE(typed.ok());
+  CHECK(typed.error().code == Errc::stale_incarnation);
+  CHECK(typed.error().message == "mine");
+
   auto wrong_result = e.call_named<std::string>("add", 1, 2).result(10s);
   REQUIRE_FALSE(wrong_result.ok());
   CHECK(wrong_result.error().code == Errc::bad_arguments);

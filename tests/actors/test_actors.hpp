@@ -22,6 +22,10 @@ struct Echo {
     return out;
   }
   void fail(std::string message) { throw std::runtime_error(message); }
+  /// Fails with a troupe error of the given code, as a method may.
+  void fail_with(int code, std::string message) {
+    throw troupe::Exception(troupe::Error(static_cast<troupe::Errc>(code), std::move(message)));
+  }
   int pid() { return static_cast<int>(getpid()); }
 };
 
