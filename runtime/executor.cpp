@@ -17,13 +17,13 @@ bool Executor::try_post(std::function<void()> fn) {
   }
   queue_.push(std::move(fn));
   // Wake the thread only if it went to sleep: no syscall while it is busy.
-  if (sleeping_.exchange(false)) sleeping_.notify_one();
+  if (sleeping_.exchange(0)) sleeping_.notify_one();
   return true;
 }
 
 void Executor::stop() {
   stopping_.store(true);
-  if (sleeping_.exchange(false)) sleeping_.notify_one();
+  if (sleeping_.exchange(0)) sleeping_.notify_one();
   if (thread_.joinable() && !in_executor()) thread_.join();
 }
 
@@ -51,12 +51,12 @@ void Executor::run() {
     // Announce sleep, then look once more: a producer that pushed before the
     // announcement is seen here; one that pushes after it flips the flag and
     // wakes us (wait returns at once if the flag is no longer true).
-    sleeping_.store(true);
+    sleeping_.store(1);
     if (!queue_.empty() || stopping_.load()) {
-      sleeping_.store(false);
+      sleeping_.store(0);
       continue;
     }
-    sleeping_.wait(true);
+    sleeping_.wait(1);
   }
 }
 

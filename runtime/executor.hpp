@@ -4,6 +4,7 @@
 // `overloaded` error instead of the process growing without limit.
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <thread>
 
@@ -34,7 +35,8 @@ class Executor {
   std::size_t max_queue_;
   MpscQueue queue_;
   std::atomic<std::size_t> waiting_{0};
-  std::atomic<bool> sleeping_{false};
+  // 32 bits: libstdc++ waits on it with a futex directly (a bool goes through a shared proxy).
+  std::atomic<uint32_t> sleeping_{0};
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };
