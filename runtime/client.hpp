@@ -63,6 +63,26 @@ class Client {
     h.method = method;
     return call(scheduler_, method, encode(std::move(h), body), CallOptions{timeout, false});
   }
+  /// Blocking typed call: the reply converted to T, or the error. No reply by
+  /// `timeout` is Errc::connection_lost ("METHOD: ENDPOINT did not answer
+  /// within N ms"). Thread-safe; never from the I/O thread (it would wait on itself).
+  template <class T>
+  Result<T> ask(const std::string& endpoint, const std::string& method, const auto& body,
+                std::chrono::milliseconds timeout) {
+    Header h;
+    h.method = method;
+    auto st = call(endpoint, method, encode(std::move(h), body), CallOptions{timeout, false});
+    const bool answered = st->wait(timeout + std::chrono::milliseconds(200));
+    if (!answered || (!st->result().ok() && st->result().error().code == Errc::timeout))
+      return Error(Errc::connection_lost, method + ": " + endpoint + " did not answer within " +
+                                              std::to_string(timeout.count()) + " ms");
+    const auto& r = st->result();
+    if (!r.ok()) return r.error();
+    if constexpr (std::is_void_v<T>)
+      return Result<void>();
+    else
+      return r.value().template body_as<T>();
+  }
   /// Runs fn on the I/O thread for every scheduler event. Must not block. Thread-safe.
   void add_event_listener(std::function<void(const Event&)> fn);
 

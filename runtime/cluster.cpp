@@ -40,21 +40,7 @@ namespace {
 
 template <class T>
 Result<T> ask(Runtime& rt, const char* method, const auto& body, std::chrono::milliseconds timeout) {
-  auto st = rt.client().call_scheduler(method, body, timeout);
-  if (!st->wait(timeout + std::chrono::milliseconds(200)))
-    return Error(Errc::connection_lost, std::string(method) + ": the scheduler did not answer");
-  const auto& r = st->result();
-  if (!r.ok()) {
-    if (r.error().code == Errc::timeout)
-      return Error(Errc::connection_lost, std::string(method) + ": the scheduler did not answer within " +
-                                              std::to_string(timeout.count()) + " ms");
-    return r.error();
-  }
-  if constexpr (std::is_void_v<T>) {
-    return Result<void>();
-  } else {
-    return r.value().template body_as<T>();
-  }
+  return rt.client().ask<T>(rt.client().scheduler(), method, body, timeout);
 }
 
 constexpr auto kControlTimeout = std::chrono::milliseconds(10000);

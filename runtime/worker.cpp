@@ -81,13 +81,8 @@ void Worker::start() {
 }
 
 bool Worker::wait_registered(std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  // Registration completes on the I/O thread; poll the atomic with a deadline.
-  while (node_id_.load() == 0) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
+  std::unique_lock lock(registered_mutex_);
+  return registered_cv_.wait_for(lock, timeout, [this] { return node_id_.load() != 0; });
 }
 
 void Worker::stop(std::chrono::milliseconds grace) {
@@ -134,7 +129,11 @@ void Worker::register_now() {
       return;
     }
     if (node_id_.load() == 0) runtime_->io().subscribe(ok->events_endpoint);
-    node_id_.store(ok->node);
+    {
+      std::lock_guard lock(registered_mutex_);
+      node_id_.store(ok->node);
+    }
+    registered_cv_.notify_all();
     // Fencing after a partition: copies the cluster has replaced must not keep working.
     for (const auto& stale : ok->stop) {
       auto it = running_.find(stale.actor);

@@ -5,7 +5,10 @@
 // CUDA_VISIBLE_DEVICES), captures each actor's output into a log file, reaps
 // them through pidfds and reports every exit with its cause. All state lives
 // on the runtime's I/O thread.
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <map>
 #include <memory>
 #include <string>
@@ -67,6 +70,8 @@ class Worker {
   std::unique_ptr<Runtime> runtime_;
   std::map<ActorId, Running> running_;
   std::atomic<NodeId> node_id_{0};
+  std::mutex registered_mutex_;  // with registered_cv_: wait_registered() sleeps until node_id_ is set
+  std::condition_variable registered_cv_;
   bool stopping_ = false;
   bool registering_ = false;
 };

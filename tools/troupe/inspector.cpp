@@ -63,21 +63,11 @@ Result<std::unique_ptr<Inspector>> Inspector::open(std::string address, std::chr
 template <class T>
 Result<T> Inspector::ask(const std::string& endpoint, const std::string& what, const std::string& method,
                          const auto& body, std::chrono::milliseconds timeout) {
-  Header h;
-  h.method = method;
-  auto st = runtime_->client().call(endpoint, method, encode(h, body), CallOptions{timeout, false});
-  st->wait(timeout + std::chrono::milliseconds(200));
-  auto unreachable = [&] {
+  auto r = runtime_->client().ask<T>(endpoint, method, body, timeout);
+  if (!r.ok() && r.error().code == Errc::connection_lost)
     return Error(Errc::connection_lost,
                  what + " at " + endpoint + " did not answer within " + std::to_string(timeout.count()) + " ms");
-  };
-  if (!st->ready()) return unreachable();
-  const auto& r = st->result();
-  if (!r.ok()) return r.error().code == Errc::timeout ? unreachable() : r.error();
-  if constexpr (std::is_void_v<T>)
-    return Result<void>();
-  else
-    return r.value().template body_as<T>();
+  return r;
 }
 
 namespace {
