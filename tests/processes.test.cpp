@@ -4,62 +4,25 @@
 #include <signal.h>
 
 #include <filesystem>
-#include <fstream>
-#include <regex>
 
 #include "runtime/cluster.hpp"
 #include "runtime/process.hpp"
 #include "runtime/worker.hpp"
 #include "tests/actors/test_actors.hpp"
-#include "tests/test_support.hpp"
+#include "tests/process_support.hpp"
 
 using namespace std::chrono_literals;
 using troupe::testing::eventually;
 using troupe::testing::process_gone;
-
-namespace {
-
-std::string temp_dir() {
-  auto dir = std::filesystem::temp_directory_path() / ("troupe-test-" + std::to_string(getpid()) + "-" +
-                                                       std::to_string(std::rand()));
-  std::filesystem::create_directories(dir);
-  return dir.string();
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-/// Starts `troupe ARGS…` with its output in `log`; waits until `pattern` shows
-/// up there and returns its first capture group.
-std::pair<troupe::Child, std::string> start(const std::vector<std::string>& args, const std::string& log,
-                                            const std::string& pattern) {
-  troupe::SpawnSpec spec;
-  spec.exe = troupe::find_troupe_binary();
-  spec.args = args;
-  spec.log_path = log;
-  auto child = troupe::Child::spawn(spec);
-  REQUIRE(child.ok());
-  std::smatch m;
-  std::regex re(pattern);
-  std::string text;
-  bool seen = eventually([&] {
-    text = slurp(log);
-    return std::regex_search(text, m, re);
-  }, 10s);
-  INFO("log of troupe " << args[0] << ":\n" << text);
-  REQUIRE(seen);
-  return {std::move(child.value()), m[1].str()};
-}
-
-}  // namespace
+using troupe::testing::slurp;
+using troupe::testing::start_troupe;
+using troupe::testing::temp_dir;
 
 TEST_CASE("troupe up stops its scheduler, workers and actors on SIGTERM and SIGINT, leaving no process") {
   for (int sig : {SIGTERM, SIGINT}) {
     CAPTURE(sig);
     const auto dir = temp_dir();
-    auto [up, endpoint] = start({"up", "--workers", "2", "--bind", "tcp://127.0.0.1:*", "--http-port", "-1",
+    auto [up, endpoint] = start_troupe({"up", "--workers", "2", "--bind", "tcp://127.0.0.1:*", "--http-port", "-1",
                                  "--log-dir", dir + "/logs"},
                                 dir + "/up.log", R"(scheduler (tcp://[0-9.]+:[0-9]+))");
     std::vector<int> pids;
@@ -82,12 +45,12 @@ TEST_CASE("troupe up stops its scheduler, workers and actors on SIGTERM and SIGI
 
 TEST_CASE("a worker that stops heartbeating is declared dead and its actors restart on another worker") {
   const auto dir = temp_dir();
-  auto [sched, endpoint] = start({"scheduler", "--bind", "tcp://127.0.0.1:*", "--http-port", "-1",
+  auto [sched, endpoint] = start_troupe({"scheduler", "--bind", "tcp://127.0.0.1:*", "--http-port", "-1",
                                   "--heartbeat-timeout-ms", "1000"},
                                  dir + "/scheduler.log", R"(control (tcp://[0-9.]+:[0-9]+))");
-  auto [w1, node1] = start({"worker", "--scheduler", endpoint, "--cpus", "1", "--log-dir", dir + "/w1"},
+  auto [w1, node1] = start_troupe({"worker", "--scheduler", endpoint, "--cpus", "1", "--log-dir", dir + "/w1"},
                            dir + "/w1.log", R"(node ([0-9]+) at)");
-  auto [w2, node2] = start({"worker", "--scheduler", endpoint, "--cpus", "1", "--log-dir", dir + "/w2"},
+  auto [w2, node2] = start_troupe({"worker", "--scheduler", endpoint, "--cpus", "1", "--log-dir", dir + "/w2"},
                            dir + "/w2.log", R"(node ([0-9]+) at)");
   auto cluster = troupe::Cluster::connect(endpoint);
   auto t = cluster.spawn<Tally>({.name = "survivor", .cpus = 1, .max_restarts = 3}, 7);
@@ -134,10 +97,10 @@ TEST_CASE("a worker that stops heartbeating is declared dead and its actors rest
 TEST_CASE("a scheduler killed with SIGKILL and started again on its journal keeps the cluster running") {
   const auto dir = temp_dir();
   const std::string journal = dir + "/journal";
-  auto [sched, endpoint] = start({"scheduler", "--bind", "tcp://127.0.0.1:*", "--http-port", "-1", "--journal",
+  auto [sched, endpoint] = start_troupe({"scheduler", "--bind", "tcp://127.0.0.1:*", "--http-port", "-1", "--journal",
                                   journal, "--heartbeat-timeout-ms", "2000"},
                                  dir + "/scheduler.log", R"(control (tcp://[0-9.]+:[0-9]+))");
-  auto [worker, node] = start({"worker", "--scheduler", endpoint, "--cpus", "2", "--log-dir", dir + "/w"},
+  auto [worker, node] = start_troupe({"worker", "--scheduler", endpoint, "--cpus", "2", "--log-dir", dir + "/w"},
                               dir + "/w.log", R"(node ([0-9]+) at)");
   auto cluster = troupe::Cluster::connect(endpoint);
   auto t = cluster.spawn<Tally>({.name = "keeper", .max_restarts = 2}, 10);
@@ -150,7 +113,7 @@ TEST_CASE("a scheduler killed with SIGKILL and started again on its journal keep
   CHECK(t.call(&Tally::add, 1).get(10s) == 16);
 
   // Same control port, same journal: the events port comes back from the journal.
-  auto [again, endpoint2] = start({"scheduler", "--bind", endpoint, "--http-port", "-1", "--journal", journal,
+  auto [again, endpoint2] = start_troupe({"scheduler", "--bind", endpoint, "--http-port", "-1", "--journal", journal,
                                    "--heartbeat-timeout-ms", "2000"},
                                   dir + "/scheduler2.log", R"(control (tcp://[0-9.]+:[0-9]+))");
   CHECK(endpoint2 == endpoint);

@@ -1,5 +1,6 @@
 """PyTorch DistributedDataParallel peer of `troupe train examples/fashion_mnist.toml`:
-784-256-128-10, Adam 1e-3, global batch 64 (2 ranks x 32), gloo, one thread per
+784-256-128-10, Adam 1e-3 decayed linearly to 1e-4 over the run (as the
+config's lr_final = 0.1), global batch 64 (2 ranks x 32), gloo, one thread per
 rank, the same Fashion-MNIST files. Prints one JSON line:
 {"samples_per_s", "time_to_088_s", "final_accuracy", "epochs", "accuracies"}.
 Run with Debian's torch: OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=1 /usr/bin/python3 ddp_peer.py"""
@@ -35,6 +36,9 @@ def rank_main(rank, world, epochs, batch, out):
     opt = torch.optim.Adam(ddp.parameters(), lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
     g = torch.Generator().manual_seed(42)
+    total = epochs * (len(x) // world // batch)
+    # troupe's schedule: step t (1-based) runs at lr * (1 - 0.9 * (t - 1) / total)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 1.0 - 0.9 * min(t, total) / total)
     train_s, samples, accs, t088 = 0.0, 0, [], None
     for epoch in range(epochs):
         perm = torch.randperm(len(x), generator=g)[rank::world]
@@ -46,6 +50,7 @@ def rank_main(rank, world, epochs, batch, out):
             opt.zero_grad(set_to_none=True)
             loss_fn(ddp(x[i]), y[i]).backward()
             opt.step()
+            sched.step()
         dist.barrier()
         train_s += time.perf_counter() - t0
         samples += steps * batch * world

@@ -1,0 +1,62 @@
+#pragma once
+// Helpers of the tests that run the troupe binary as separate processes
+// (`troupe scheduler`, `troupe worker`, `troupe train`): a scratch
+// directory, a log's text, and a start that waits for a line in the log.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <regex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "runtime/process.hpp"
+#include "runtime/worker.hpp"
+#include "tests/test_support.hpp"
+
+namespace troupe::testing {
+
+/// A fresh directory under the system's temp dir.
+inline std::string temp_dir() {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("troupe-test-" + std::to_string(getpid()) + "-" + std::to_string(std::rand()));
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+/// The whole text of a file ("" when it does not exist).
+inline std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+/// Starts `troupe ARGS…` with its output in `log`; waits until `pattern` shows
+/// up there and returns the child and the pattern's first capture group.
+inline std::pair<Child, std::string> start_troupe(const std::vector<std::string>& args, const std::string& log,
+                                                  const std::string& pattern,
+                                                  std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  SpawnSpec spec;
+  spec.exe = find_troupe_binary();
+  spec.args = args;
+  spec.log_path = log;
+  auto child = Child::spawn(spec);
+  REQUIRE(child.ok());
+  std::smatch m;
+  const std::regex re(pattern);
+  std::string text;
+  const bool seen = eventually(
+      [&] {
+        text = slurp(log);
+        return std::regex_search(text, m, re);
+      },
+      timeout);
+  INFO("log of troupe " << args[0] << ":\n" << text);
+  REQUIRE(seen);
+  return {std::move(child.value()), m[1].str()};
+}
+
+}  // namespace troupe::testing
