@@ -145,3 +145,50 @@ TEST_CASE("a scheduler killed with SIGKILL and started again on its journal keep
   again.signal(SIGTERM);
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("restart delays double per restart and start again from the first after a healthy run") {
+  const auto dir = temp_dir();
+  auto [sched, endpoint] = start_troupe({"scheduler", "--bind", "tcp://127.0.0.1:*", "--http-port", "-1",
+                                         "--restart-backoff-ms", "400", "--restart-backoff-max-ms", "10000",
+                                         "--restart-backoff-reset-ms", "2000"},
+                                        dir + "/scheduler.log", R"(control (tcp://[0-9.]+:[0-9]+))");
+  auto [worker, node] = start_troupe({"worker", "--scheduler", endpoint, "--cpus", "1", "--log-dir", dir + "/w"},
+                                     dir + "/w.log", R"(node ([0-9]+) at)");
+  auto cluster = troupe::Cluster::connect(endpoint);
+  auto t = cluster.spawn<Tally>({.name = "flaky", .max_restarts = 10}, 0);
+  REQUIRE(t.call(&Tally::add, 1).get(10s) == 1);
+  auto alive = cluster.wait_alive(t.id(), 10s);
+  REQUIRE(alive.ok());
+  // Kills the live incarnation; returns the delay from its death to the next
+  // one being ALIVE, both on the scheduler's clock.
+  auto kill_and_time_restart = [&]() -> int64_t {
+    const troupe::Incarnation inc = alive->incarnation;
+    REQUIRE(kill(alive->pid, SIGKILL) == 0);
+    REQUIRE(eventually([&] {
+      alive = cluster.wait_alive(t.id(), 2s);
+      return alive.ok() && alive->incarnation > inc;
+    }, 30s));
+    REQUIRE(alive->deaths.size() == static_cast<std::size_t>(inc) + 1);
+    return alive->state_since_ms - alive->deaths.back().time_ms;
+  };
+  // Dying at once each time: 400, 800, 1600 ms (plus the process's start).
+  const int64_t d1 = kill_and_time_restart(), d2 = kill_and_time_restart(), d3 = kill_and_time_restart();
+  INFO("restart delays " << d1 << ", " << d2 << ", " << d3 << " ms");
+  CHECK(d1 >= 400);
+  CHECK(d2 >= 800);
+  CHECK(d3 >= 1600);
+  // Alive for longer than the reset: the next restart waits 400 ms again, not 3200.
+  REQUIRE(eventually([&] {
+    auto s = cluster.state();
+    return s.ok() && s->time_ms - alive->state_since_ms >= 2200;
+  }, 10s));
+  const int64_t d4 = kill_and_time_restart();
+  INFO("after a healthy run: " << d4 << " ms");
+  CHECK(d4 >= 400);
+  CHECK(d4 < 1600);
+  CHECK(t.call(&Tally::add, 2).get(10s) == 2);
+  cluster.shutdown();
+  worker.signal(SIGTERM);
+  sched.signal(SIGTERM);
+  std::filesystem::remove_all(dir);
+}

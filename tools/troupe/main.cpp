@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
 
   // troupe scheduler
   troupe::Scheduler::Options so;
-  int64_t hb_ms = 3000;
+  int64_t hb_ms = 3000, backoff_ms = 100, backoff_max_ms = 5000, backoff_reset_ms = 10000;
   auto* sched = app.add_subcommand("scheduler", "run the cluster's scheduler");
   sched->add_option("--bind", so.bind, "control endpoint")->capture_default_str();
   sched->add_option("--events", so.events_bind, "events (PUB) endpoint; default: same host, ephemeral port");
@@ -48,6 +48,13 @@ int main(int argc, char** argv) {
   sched->add_option("--http-host", so.http_host, "HTTP address")->capture_default_str();
   sched->add_option("--journal", so.journal_dir, "journal directory");
   sched->add_option("--heartbeat-timeout-ms", hb_ms, "declare a worker dead after this silence")->capture_default_str();
+  sched->add_option("--restart-backoff-ms", backoff_ms, "delay before an actor's first restart; doubles per restart")
+      ->capture_default_str()->check(CLI::Range(int64_t{0}, int64_t{3'600'000}));
+  sched->add_option("--restart-backoff-max-ms", backoff_max_ms, "cap of the doubling restart delay")
+      ->capture_default_str()->check(CLI::Range(int64_t{0}, int64_t{3'600'000}));
+  sched->add_option("--restart-backoff-reset-ms", backoff_reset_ms,
+                    "an incarnation alive this long restarts from the first delay again")
+      ->capture_default_str()->check(CLI::Range(int64_t{0}, int64_t{86'400'000}));
 
   // troupe worker
   troupe::Worker::Options wo;
@@ -93,6 +100,9 @@ int main(int argc, char** argv) {
   try {
     if (*sched) {
       so.heartbeat_timeout = std::chrono::milliseconds(hb_ms);
+      so.restart_backoff = std::chrono::milliseconds(backoff_ms);
+      so.restart_backoff_max = std::chrono::milliseconds(backoff_max_ms);
+      so.restart_backoff_reset = std::chrono::milliseconds(backoff_reset_ms);
       auto signals = block_stop_signals();
       troupe::Scheduler s(so);
       s.start();
