@@ -3,7 +3,10 @@
 #  1. a partition cuts the host of an actor off: after the heartbeat timeout the
 #     actor is restarted on the other host; when the link returns, the old
 #     incarnation is fenced and stopped — never two live copies for good;
-#  2. a host is lost for good (every process in it killed): its actor moves on.
+#  2. a host is lost for good (every process in it killed): its actor moves on;
+#  3. a training job (`troupe train --cluster`) while the host of one of its
+#     trainers is cut off and comes back: the job finishes with a good model,
+#     and the cut-off copies are stopped once the link returns.
 # Traffic stays inside namespaces this test creates. Needs root and iproute2:
 # exits 77 (skip) where namespaces cannot be made.
 set -euo pipefail
@@ -102,4 +105,38 @@ echo "losing host $lost ($now_host) for good"
 kill -9 $(ip netns pids "$tag-$lost")
 eventually 20 alive_on_other_host p1 "$now_host" 2 || fail "p1 was not restarted after its host was lost"
 echo "p1 incarnation $(actor_field p1 incarnation) serves on the remaining host"
-echo "netns: 2 passed, 0 failed"
+
+# --- 3. training across a partition ---
+for h in a b; do
+  pids=$(ip netns pids "$tag-$h")
+  [[ -n "$pids" ]] && kill -9 $pids
+  ip netns exec "$tag-$h" "$TROUPE" worker --scheduler "$addr" --host "${ip_of[$h]}" --cpus 4 \
+    --log-dir "$dir/logs-$h-3" >"$dir/worker-$h-3.log" 2>&1 &
+done
+eventually 15 grep -q "node [0-9]* at" "$dir/worker-a-3.log" || fail "worker a did not register again"
+eventually 15 grep -q "node [0-9]* at" "$dir/worker-b-3.log" || fail "worker b did not register again"
+sed -e 's/^epochs = .*/epochs = 10/' -e "s|^dir = .*|dir = \"$dir/run\"|" \
+  "$(dirname "$0")/../../examples/fashion_mnist.toml" >"$dir/job.toml"
+# `ip netns exec` execs troupe: $! is the driver's pid, which names its actors.
+ip netns exec "$tag-s" "$TROUPE" train "$dir/job.toml" --cluster "$addr" --progress lines >"$dir/train.log" 2>&1 &
+train_pid=$!
+t1="train-$train_pid-trainer-1"
+eventually 60 grep -q "^epoch 1/" "$dir/train.log" || fail "training did not get through its first epoch"
+host=$(node_host "$(actor_field "$t1" node)")
+h=$(ns_of_ip "$host")
+old_pids=$(ip netns pids "$tag-$h" | tr '\n' ' ')
+echo "training: $t1 runs on host $h ($host); cutting $h off"
+ip -n "$tag-br" link set "$tag-$h-br" down
+eventually 30 alive_on_other_host "$t1" "$host" 1 || fail "$t1 was not restarted on the other host"
+echo "training: $t1 restarted as incarnation $(actor_field "$t1" incarnation) on the other host"
+ip -n "$tag-br" link set "$tag-$h-br" up
+for pid in $old_pids; do  # the cut-off host's actor processes (its worker stays)
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q " actor " || continue
+  eventually 20 pid_gone "$pid" || fail "a cut-off actor process (pid $pid) still runs after the link returned"
+done
+wait "$train_pid" || fail "troupe train failed (exit $?)"
+acc=$(sed -n 's/^final test accuracy \([0-9.]*\)$/\1/p' "$dir/train.log")
+[[ -n "$acc" ]] || fail "troupe train printed no final accuracy"
+/usr/bin/python3 -c "import sys; sys.exit(0 if float('$acc') >= 0.85 else 1)" || fail "final accuracy $acc < 0.85"
+echo "training: finished across the partition, test accuracy $acc; the cut-off copies were stopped"
+echo "netns: 3 passed, 0 failed"
