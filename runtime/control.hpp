@@ -238,6 +238,22 @@ struct LogRequest {
   MSGPACK_DEFINE_MAP(actor, lines);
 };
 
+/// Worker method `log_chunk`: the bytes of an actor's log from `offset` on
+/// (at most `max_bytes`), for following a log without reading it again.
+struct LogChunkRequest {
+  ActorId actor = 0;
+  int64_t offset = 0;
+  int64_t max_bytes = 1 << 20;
+  MSGPACK_DEFINE_MAP(actor, offset, max_bytes);
+};
+struct LogChunk {
+  std::string text;    ///< the bytes [offset, end)
+  int64_t offset = 0;  ///< where `text` starts: the request's, or 0 when the file is shorter (a new file)
+  int64_t end = 0;     ///< offset + text.size(): the next request's offset
+  int64_t size = 0;    ///< the file's size when read
+  MSGPACK_DEFINE_MAP(text, offset, end, size);
+};
+
 /// Milliseconds since the Unix epoch.
 int64_t now_ms();
 

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -65,6 +66,7 @@ Worker::Worker(Options options) : options_(std::move(options)) {
   s.add("start_actor", [this](const Message& m, const Responder& r) { on_start_actor(m, r); }, false);
   s.add("stop_actor", [this](const Message& m, const Responder& r) { on_stop_actor(m, r); }, false);
   s.add("logs", [this](const Message& m, const Responder& r) { on_logs(m, r); }, false);
+  s.add("log_chunk", [this](const Message& m, const Responder& r) { on_log_chunk(m, r); }, false);
   s.add("ping", [](const Message&, const Responder& r) { r.reply(msgpack::type::nil_t()); }, false);
 }
 
@@ -229,18 +231,46 @@ void Worker::on_stop_actor(const Message& m, const Responder& r) {
   r.reply(msgpack::type::nil_t());
 }
 
-void Worker::on_logs(const Message& m, const Responder& r) {
-  auto req = m.body_as<LogRequest>();
-  if (!req.ok()) return r.fail(req.error());
+std::optional<std::string> Worker::log_path(ActorId actor) const {
   // The actor may have ended: look for its file by the id suffix.
   std::error_code ec;
-  const std::string suffix = "-" + std::to_string(req->actor) + ".log";
+  const std::string suffix = "-" + std::to_string(actor) + ".log";
   for (auto& entry : std::filesystem::directory_iterator(options_.log_dir, ec)) {
     const std::string name = entry.path().filename().string();
     if (name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
-      return r.reply(tail_lines(entry.path().string(), req->lines));
+      return entry.path().string();
   }
+  return std::nullopt;
+}
+
+void Worker::on_logs(const Message& m, const Responder& r) {
+  auto req = m.body_as<LogRequest>();
+  if (!req.ok()) return r.fail(req.error());
+  if (auto path = log_path(req->actor)) return r.reply(tail_lines(*path, req->lines));
   r.fail(Error(Errc::not_found, "no log for actor " + std::to_string(req->actor) + " in " + options_.log_dir));
+}
+
+void Worker::on_log_chunk(const Message& m, const Responder& r) {
+  auto req = m.body_as<LogChunkRequest>();
+  if (!req.ok()) return r.fail(req.error());
+  if (req->offset < 0 || req->max_bytes <= 0)
+    return r.fail(Error(Errc::invalid_argument, "log_chunk: offset must be >= 0 and max_bytes > 0"));
+  auto path = log_path(req->actor);
+  if (!path)
+    return r.fail(Error(Errc::not_found, "no log for actor " + std::to_string(req->actor) + " in " + options_.log_dir));
+  std::ifstream in(*path, std::ios::binary | std::ios::ate);
+  LogChunk c;
+  c.size = in ? static_cast<int64_t>(in.tellg()) : 0;
+  c.offset = req->offset <= c.size ? req->offset : 0;  // shorter than asked: a new file, from its start
+  const int64_t n = std::min(c.size - c.offset, std::min<int64_t>(req->max_bytes, int64_t{16} << 20));
+  c.text.resize(static_cast<std::size_t>(n));
+  if (n > 0) {
+    in.seekg(c.offset);
+    in.read(c.text.data(), n);
+    c.text.resize(static_cast<std::size_t>(in.gcount()));
+  }
+  c.end = c.offset + static_cast<int64_t>(c.text.size());
+  r.reply(c);
 }
 
 }  // namespace troupe

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,9 @@ class Worker {
   void on_start_actor(const Message& m, const Responder& r);
   void on_stop_actor(const Message& m, const Responder& r);
   void on_logs(const Message& m, const Responder& r);
+  void on_log_chunk(const Message& m, const Responder& r);
+  /// The log file of `actor` in log_dir (any incarnation that ran here).
+  [[nodiscard]] std::optional<std::string> log_path(ActorId actor) const;
   void on_child_exit(ActorId id);
   void report_exit(const ActorExit& exit);
 

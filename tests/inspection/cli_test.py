@@ -3,8 +3,11 @@ live cluster, every bad input exiting non-zero with a one-line error, and
 `troupe shell` reading a script from stdin: each bad line prints one error
 line and the shell carries on."""
 import json
+import signal
+import subprocess
+import tempfile
 
-from harness import Cluster, check, main, troupe, wait_for
+from harness import TROUPE, Cluster, check, main, troupe, wait_for
 
 
 def one_line_error(code, out, err, needle):
@@ -76,12 +79,36 @@ def test():
     code, out, err = troupe("logs", "tally", "-n", "-3", *a)
     one_line_error(code, out, err, "bad line count")
 
+    # `troupe logs -f` follows the log across a restart and stops cleanly on Ctrl-C.
+    with tempfile.TemporaryFile(mode="w+") as f:
+        follower = subprocess.Popen([TROUPE, "logs", "tally", "-f", "-n", "0", *a], stdout=f, stderr=subprocess.PIPE,
+                                    text=True)
+        try:
+            def followed():
+                f.seek(0)
+                return f.read()
+            wait_for("logs -f to print the log", lambda: "serving at" in followed())
+            code, out, err = troupe("kill", "tally", "--restart", *a)
+            check(code == 0, out + err)
+            wait_for("logs -f to show the restarted incarnation", lambda: followed().count("serving at") >= 2)
+            check(follower.poll() is None, "logs -f ended on its own")
+            follower.send_signal(signal.SIGINT)
+            _, ferr = follower.communicate(timeout=10)
+            check(follower.returncode == 0, f"logs -f exit {follower.returncode}: {ferr!r}")
+        finally:
+            if follower.poll() is None:
+                follower.kill()
+    wait_for("tally to be ALIVE as incarnation 1",
+             lambda: (c.actor("tally") or {}).get("incarnation") == 1 and c.actor("tally")["state"] == "ALIVE")
+    code, out, err = troupe("logs", "tally", "-f", "-n", "x", *a)
+    check(code != 0 and "--lines" in err, f"{code} {err!r}")
+
     code, out, err = troupe("kill", "nosuch", *a)
     one_line_error(code, out, err, "not_found")
     code, out, err = troupe("kill", "tally", "--restart", *a)
     check(code == 0 and out == "restarting tally\n", out + err)
-    wait_for("tally to come back as incarnation 1",
-             lambda: (c.actor("tally") or {}).get("incarnation") == 1 and c.actor("tally")["state"] == "ALIVE")
+    wait_for("tally to come back as incarnation 2",
+             lambda: (c.actor("tally") or {}).get("incarnation") == 2 and c.actor("tally")["state"] == "ALIVE")
     code, out, err = troupe("kill", "tally", *a)
     check(code == 0 and out == "killed tally\n", out + err)
     wait_for("tally to be DEAD", lambda: c.actor("tally")["state"] == "DEAD")

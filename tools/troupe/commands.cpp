@@ -1,5 +1,7 @@
 #include "tools/troupe/commands.hpp"
 
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 
@@ -19,6 +21,7 @@ struct Args {
   std::string what;  // list: actors|nodes|jobs; get: actor
   std::string name;  // get/kill/logs
   bool restart = false;
+  bool follow = false;
   int64_t lines = 100;
   int64_t timeout_ms = 5000;
 };
@@ -88,8 +91,24 @@ int cmd_kill(Inspector& in) {
   return 0;
 }
 
+/// Set by SIGINT/SIGTERM while `troupe logs -f` follows a log.
+std::atomic<bool> g_stop_following{false};
+extern "C" void on_stop_following(int) { g_stop_following = true; }
+
 int cmd_logs(Inspector& in) {
   if (args().lines < 0) return fail(Error(Errc::invalid_argument, "bad line count: must be 0 (all) or more"));
+  if (args().follow) {
+    std::signal(SIGINT, on_stop_following);
+    std::signal(SIGTERM, on_stop_following);
+    auto r = in.follow_logs(
+        args().name, args().lines,
+        [](const std::string& t) {
+          print(t);
+          std::fflush(stdout);
+        },
+        [] { return g_stop_following.load(); });
+    return r.ok() ? 0 : fail(r.error());
+  }
   auto a = in.resolve(args().name);
   if (!a.ok()) return fail(a.error());
   auto text = in.logs(*a, args().lines);
@@ -134,6 +153,7 @@ void add_inspection_commands(CLI::App& app) {
   common(logs);
   logs->add_option("name", a.name, "actor name or id")->required();
   logs->add_option("-n,--lines", a.lines, "last N lines (0: all)")->capture_default_str();
+  logs->add_flag("-f,--follow", a.follow, "keep printing what the actor writes, across restarts, until Ctrl-C");
 
   auto* shell = app.add_subcommand("shell", "interactive cluster shell (commands from stdin when not a terminal)");
   common(shell);

@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <regex>
+#include <thread>
 
 #include "runtime/codec.hpp"
 
@@ -101,6 +102,53 @@ Result<void> Inspector::kill(const std::string& name_or_id, bool restart) {
 }
 
 Result<std::string> Inspector::logs(const ActorInfo& actor, int64_t lines) {
+  auto node = node_endpoint(actor);
+  if (!node.ok()) return node.error();
+  return ask<std::string>(*node, "the worker", "logs", LogRequest{actor.id, lines}, timeout_);
+}
+
+Result<LogChunk> Inspector::log_chunk(const ActorInfo& actor, int64_t offset) {
+  auto node = node_endpoint(actor);
+  if (!node.ok()) return node.error();
+  return ask<LogChunk>(*node, "the worker", "log_chunk", LogChunkRequest{actor.id, offset}, timeout_);
+}
+
+Result<void> Inspector::follow_logs(const std::string& name_or_id, int64_t lines,
+                                    const std::function<void(const std::string&)>& out,
+                                    const std::function<bool()>& stop) {
+  auto info = resolve(name_or_id);
+  if (!info.ok()) return info.error();
+  auto start = log_chunk(*info, 0);  // where the file ends now
+  if (!start.ok()) return start.error();
+  auto tail = logs(*info, lines);
+  if (!tail.ok()) return tail.error();
+  out(*tail);
+  NodeId node = info->node;
+  int64_t offset = start->size;
+  while (!stop()) {
+    for (int i = 0; i < 5 && !stop(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (stop()) break;
+    auto now = resolve(name_or_id);
+    if (!now.ok() || now->node == 0) continue;
+    if (now->node != node) {  // restarted elsewhere: that node's file, from its start
+      out("--- log of incarnation " + std::to_string(now->incarnation) + " on node " + std::to_string(now->node) +
+          " ---\n");
+      node = now->node;
+      offset = 0;
+    }
+    for (;;) {  // everything new, in pieces of at most 1 MiB
+      auto c = log_chunk(*now, offset);
+      if (!c.ok()) break;
+      if (c->offset < offset) out("--- log of incarnation " + std::to_string(now->incarnation) + " (a new file) ---\n");
+      out(c->text);
+      offset = c->end;
+      if (c->text.empty() || c->end >= c->size) break;
+    }
+  }
+  return {};
+}
+
+Result<std::string> Inspector::node_endpoint(const ActorInfo& actor) {
   if (actor.node == 0)
     return Error(Errc::not_found, "actor '" + (actor.spec.name.empty() ? std::to_string(actor.id) : actor.spec.name) +
                                       "' has not been placed on a node yet");
@@ -109,7 +157,7 @@ Result<std::string> Inspector::logs(const ActorInfo& actor, int64_t lines) {
   for (const auto& n : s->nodes)
     if (n.id == actor.node) {
       if (!n.alive) return Error(Errc::connection_lost, "node " + std::to_string(n.id) + " holding the log is dead");
-      return ask<std::string>(n.endpoint, "the worker", "logs", LogRequest{actor.id, lines}, timeout_);
+      return n.endpoint;
     }
   return Error(Errc::not_found, "node " + std::to_string(actor.node) + " is unknown to the scheduler");
 }

@@ -36,6 +36,16 @@ class Inspector {
   [[nodiscard]] Result<void> kill(const std::string& name_or_id, bool restart);
   /// The last `lines` lines (0: all) of the actor's log, from its node's worker.
   [[nodiscard]] Result<std::string> logs(const ActorInfo& actor, int64_t lines);
+  /// The bytes of the actor's log from `offset` on (see LogChunk).
+  [[nodiscard]] Result<LogChunk> log_chunk(const ActorInfo& actor, int64_t offset);
+  /// Prints the last `lines` lines of the actor's log through `out`, then what
+  /// is added to it, checking twice a second until `stop()` is true; when the
+  /// actor is restarted on another node (another file) a header line says so
+  /// and that file is followed from its start. Errors while following (a node
+  /// restarting) are retried; only a failure to read the log at all returns one.
+  [[nodiscard]] Result<void> follow_logs(const std::string& name_or_id, int64_t lines,
+                                         const std::function<void(const std::string&)>& out,
+                                         const std::function<bool()>& stop);
   /// The actor process's own counters ("__stats"); the actor must be ALIVE.
   [[nodiscard]] Result<ActorCallStats> stats(const ActorInfo& actor);
   /// The counters of every ALIVE actor that answers within the timeout.
@@ -49,6 +59,8 @@ class Inspector {
 
  private:
   Inspector(std::string address, std::chrono::milliseconds timeout);
+  /// The control endpoint of the worker holding the actor's log.
+  Result<std::string> node_endpoint(const ActorInfo& actor);
   template <class T>
   Result<T> ask(const std::string& endpoint, const std::string& what, const std::string& method, const auto& body,
                 std::chrono::milliseconds timeout);

@@ -443,36 +443,18 @@ Result<void> Shell::cmd_logs(const Args& a) {
   if (name.empty()) return Error(Errc::invalid_argument, "usage: logs NAME|ID [-n N] [-f]");
   auto in = inspector();
   if (!in.ok()) return in.error();
+  if (follow) {
+    g_interrupted = false;
+    auto r = (*in)->follow_logs(name, lines, [](const std::string& t) { out(t); }, [] { return g_interrupted.load(); });
+    g_interrupted = false;
+    out("\n");
+    return r;
+  }
   auto info = (*in)->resolve(name);
   if (!info.ok()) return info.error();
   auto text = (*in)->logs(*info, lines);
   if (!text.ok()) return text.error();
   out(*text);
-  if (!follow) return {};
-  // Follow: the whole log is read again every half second and what is new is
-  // printed; a restart on another node starts another file.
-  auto all = (*in)->logs(*info, 0);
-  std::size_t seen = all.ok() ? all->size() : 0;
-  NodeId node = info->node;
-  g_interrupted = false;
-  while (!g_interrupted) {
-    for (int i = 0; i < 5 && !g_interrupted; ++i) std::this_thread::sleep_for(100ms);
-    if (g_interrupted) break;
-    auto now = (*in)->resolve(name);
-    if (!now.ok()) continue;
-    auto t = (*in)->logs(*now, 0);
-    if (!t.ok()) continue;
-    if (now->node != node || t->size() < seen) {
-      out("--- log of incarnation " + std::to_string(now->incarnation) + " on node " + std::to_string(now->node) +
-          " ---\n");
-      seen = 0;
-      node = now->node;
-    }
-    if (t->size() > seen) out(t->substr(seen));
-    seen = t->size();
-  }
-  g_interrupted = false;
-  out("\n");
   return {};
 }
 
