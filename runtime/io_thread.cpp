@@ -1,11 +1,13 @@
 #include "runtime/io_thread.hpp"
 
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include <zmq_addon.hpp>
 
@@ -33,13 +35,15 @@ IoThread::IoThread(std::shared_ptr<zmq::context_t> context, Options options)
   if (wake_fd_ < 0) throw Exception(Error(Errc::io_error, "eventfd failed"));
   try {
     if (!options_.bind.empty()) {
-      router_ = std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::router);
-      configure(*router_, options_);
+      router_.socket = std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::router);
+      zmq::socket_t& router = *router_.socket;
+      configure(router, options_);
       // Replies to a vanished caller fail loudly (EHOSTUNREACH) instead of silently.
-      TROUPE_ZMQ(router_->set(zmq::sockopt::router_mandatory, 1));
-      if (options_.max_frame_bytes > 0) TROUPE_ZMQ(router_->set(zmq::sockopt::maxmsgsize, options_.max_frame_bytes));
-      router_->bind(options_.bind);
-      endpoint_ = router_->get(zmq::sockopt::last_endpoint);
+      TROUPE_ZMQ(router.set(zmq::sockopt::router_mandatory, 1));
+      if (options_.max_frame_bytes > 0) TROUPE_ZMQ(router.set(zmq::sockopt::maxmsgsize, options_.max_frame_bytes));
+      router.bind(options_.bind);
+      endpoint_ = router.get(zmq::sockopt::last_endpoint);
+      set_fd(router_);
     }
     if (!options_.publish_bind.empty()) {
       pub_ = std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::pub);
@@ -57,9 +61,9 @@ IoThread::~IoThread() {
   stop();
   // Sockets must close before the context; unique_ptrs go in member order, so be explicit.
   dealers_.clear();
-  sub_.reset();
+  sub_.socket.reset();
   pub_.reset();
-  router_.reset();
+  router_.socket.reset();
   if (wake_fd_ >= 0) close(wake_fd_);
 }
 
@@ -126,6 +130,13 @@ int IoThread::run_due_timers() {
   }
 }
 
+void IoThread::set_fd(Inbound& in) {
+  in.fd = in.socket->get(zmq::sockopt::fd);
+  // Whatever the socket did while being set up may already have consumed an
+  // edge of its descriptor.
+  in.check = true;
+}
+
 bool IoThread::send_frames(zmq::socket_t& s, Frames& frames, const std::string* routing) {
   try {
     std::size_t bytes = 0;
@@ -159,17 +170,23 @@ bool IoThread::send_frames(zmq::socket_t& s, Frames& frames, const std::string* 
 bool IoThread::send_to(const std::string& endpoint, Frames& frames) {
   auto it = dealers_.find(endpoint);
   if (it == dealers_.end()) {
-    auto s = std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::dealer);
-    configure(*s, options_);
-    TROUPE_ZMQ(s->connect(endpoint));
-    it = dealers_.emplace(endpoint, std::move(s)).first;
+    Inbound in;
+    in.socket = std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::dealer);
+    configure(*in.socket, options_);
+    TROUPE_ZMQ(in.socket->connect(endpoint));
+    set_fd(in);
+    it = dealers_.emplace(endpoint, std::move(in)).first;
   }
-  return send_frames(*it->second, frames, nullptr);
+  // A send may process the socket's pending commands and with them the
+  // notification of a reply already queued: look at the socket before sleeping.
+  it->second.check = true;
+  return send_frames(*it->second.socket, frames, nullptr);
 }
 
 bool IoThread::reply_to(const std::string& routing, Frames& frames) {
   if (!router_) return false;
-  return send_frames(*router_, frames, &routing);
+  router_.check = true;  // as in send_to
+  return send_frames(*router_.socket, frames, &routing);
 }
 
 bool IoThread::publish(Frames& frames) {
@@ -179,11 +196,13 @@ bool IoThread::publish(Frames& frames) {
 
 void IoThread::subscribe(const std::string& endpoint) {
   if (!sub_) {
-    sub_ = std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::sub);
-    configure(*sub_, options_);
-    TROUPE_ZMQ(sub_->set(zmq::sockopt::subscribe, ""));
+    sub_.socket = std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::sub);
+    configure(*sub_.socket, options_);
+    TROUPE_ZMQ(sub_.socket->set(zmq::sockopt::subscribe, ""));
+    set_fd(sub_);
   }
-  TROUPE_ZMQ(sub_->connect(endpoint));
+  TROUPE_ZMQ(sub_.socket->connect(endpoint));
+  sub_.check = true;
 }
 
 void IoThread::drop_peer(const std::string& endpoint) {
@@ -194,15 +213,22 @@ void IoThread::drop_peer(const std::string& endpoint) {
 void IoThread::watch_fd(int fd, std::function<void()> fn) { fds_[fd] = std::move(fn); }
 void IoThread::unwatch_fd(int fd) { fds_.erase(fd); }
 
-void IoThread::receive_all(zmq::socket_t& s, int kind, const std::string& endpoint) {
+void IoThread::receive_all(Inbound& in, int kind, const std::string& endpoint) {
+  zmq::socket_t& s = *in.socket;
   for (int n = 0; n < kMaxBatch; ++n) {
     Frames frames;
     std::optional<std::size_t> got;
+    // Cleared before each receive: a handler that sent on this socket did so
+    // before this receive, which then processes what that send left.
+    in.check = false;
     try {
       got = zmq::recv_multipart(s, std::back_inserter(frames), zmq::recv_flags::dontwait);
-    } catch (const zmq::error_t&) {
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) in.check = true;
       return;
     }
+    // EAGAIN: the receive processed the socket's commands, so its descriptor
+    // announces the next message.
     if (!got) return;
     ++stats_.messages_in;
     for (auto& f : frames) stats_.bytes_in += f.size();
@@ -217,57 +243,74 @@ void IoThread::receive_all(zmq::socket_t& s, int kind, const std::string& endpoi
       on_event_(std::move(frames));
     }
   }
+  in.check = true;  // the batch limit: more may be queued (fairness between sockets)
+}
+
+bool IoThread::receive_checked() {
+  // Handlers may send (and so flag) sockets already passed: a few passes, then
+  // the caller polls without sleeping.
+  bool left = false;
+  for (int pass = 0; pass < 4; ++pass) {
+    if (router_.check) receive_all(router_, kRouter, "");
+    if (sub_.check) receive_all(sub_, kSub, "");
+    // The handlers may add dealers (std::map keeps iterators valid) but never
+    // remove them: drop_peer is deferred to the top of the loop.
+    for (auto& [ep, in] : dealers_)
+      if (in.check) receive_all(in, kDealer, ep);
+    left = router_.check || sub_.check;
+    for (auto& [ep, in] : dealers_) left = left || in.check;
+    if (!left) break;
+  }
+  return left;
 }
 
 void IoThread::run() {
-  std::vector<zmq::pollitem_t> items;
-  std::vector<std::pair<int, std::string>> what;  // (kind or -fd-1, endpoint) per item
+  std::vector<pollfd> items;
+  std::vector<Inbound*> sockets;  // per item after the eventfd and the watched fds
   while (!stopping_.load()) {
-    for (auto& ep : dropped_) dealers_.erase(ep);
-    dropped_.clear();
     drain_posted();
     int timeout = run_due_timers();
     if (stopping_.load()) break;
+    const bool left = receive_checked();
+    for (auto& ep : dropped_) dealers_.erase(ep);
+    dropped_.clear();
+    // Handlers may have posted (to this thread) or left a socket unfinished.
+    if (left || !posted_.empty()) timeout = 0;
+
     items.clear();
-    what.clear();
-    items.push_back({nullptr, wake_fd_, ZMQ_POLLIN, 0});
-    what.emplace_back(-1, "");
-    if (router_) { items.push_back({router_->handle(), 0, ZMQ_POLLIN, 0}); what.emplace_back(kRouter, ""); }
-    if (sub_) { items.push_back({sub_->handle(), 0, ZMQ_POLLIN, 0}); what.emplace_back(kSub, ""); }
-    for (auto& [ep, s] : dealers_) { items.push_back({s->handle(), 0, ZMQ_POLLIN, 0}); what.emplace_back(kDealer, ep); }
-    for (auto& [fd, fn] : fds_) { items.push_back({nullptr, fd, ZMQ_POLLIN, 0}); what.emplace_back(-2 - fd, ""); }
-    try {
-      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(timeout));
-    } catch (const zmq::error_t& e) {
-      if (e.num() == EINTR) continue;
-      if (e.num() == ETERM) break;
-      std::fprintf(stderr, "troupe: zmq::poll failed: %s\n", e.what());
+    sockets.clear();
+    items.push_back({wake_fd_, POLLIN, 0});
+    for (auto& [fd, fn] : fds_) items.push_back({fd, POLLIN, 0});
+    const std::size_t first_socket = items.size();
+    auto add = [&](Inbound& in) {
+      items.push_back({in.fd, POLLIN, 0});
+      sockets.push_back(&in);
+    };
+    if (router_) add(router_);
+    if (sub_) add(sub_);
+    for (auto& [ep, in] : dealers_) add(in);
+    const int n = poll(items.data(), items.size(), timeout);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      std::fprintf(stderr, "troupe: poll failed: %s\n", std::strerror(errno));
       continue;
     }
-    for (std::size_t i = 0; i < items.size(); ++i) {
-      if (!(items[i].revents & ZMQ_POLLIN)) continue;
-      const int kind = what[i].first;
-      if (kind == -1) {
-        uint64_t v;
-        [[maybe_unused]] ssize_t r = read(wake_fd_, &v, sizeof v);
-        // Cleared after the read and before the next drain: a post after this
-        // point writes the eventfd again, so none is left unseen.
-        wake_pending_.store(false);
-        drain_posted();
-      } else if (kind == kRouter) {
-        receive_all(*router_, kRouter, "");
-      } else if (kind == kSub) {
-        receive_all(*sub_, kSub, "");
-      } else if (kind == kDealer) {
-        // The handler may have dropped this dealer meanwhile.
-        auto it = dealers_.find(what[i].second);
-        if (it != dealers_.end()) receive_all(*it->second, kDealer, what[i].second);
-      } else {
-        auto it = fds_.find(-2 - kind);
-        if (it != fds_.end()) {
-          auto fn = it->second;  // the callback may unwatch itself
-          fn();
-        }
+    if (n == 0) continue;
+    for (std::size_t i = first_socket; i < items.size(); ++i)
+      if (items[i].revents != 0) sockets[i - first_socket]->check = true;
+    if (items[0].revents != 0) {
+      uint64_t v;
+      [[maybe_unused]] ssize_t r = read(wake_fd_, &v, sizeof v);
+      // Cleared after the read and before the next drain: a post after this
+      // point writes the eventfd again, so none is left unseen.
+      wake_pending_.store(false);
+    }
+    for (std::size_t i = 1; i < first_socket; ++i) {
+      if (items[i].revents == 0) continue;
+      auto it = fds_.find(items[i].fd);
+      if (it != fds_.end()) {
+        auto fn = it->second;  // the callback may unwatch itself
+        fn();
       }
     }
   }

@@ -92,19 +92,30 @@ class IoThread {
     uint64_t seq;
     std::function<void()> fn;
   };
+  /// A socket the thread receives on, with its ZMQ_FD and whether it may hold
+  /// input that its descriptor will not announce (fired, sent on, or left at
+  /// the batch limit).
+  struct Inbound {
+    std::unique_ptr<zmq::socket_t> socket;
+    int fd = -1;
+    bool check = false;
+    explicit operator bool() const { return socket != nullptr; }
+  };
   void run();
   void wake();
   void drain_posted();
   int run_due_timers();  // returns ms until the next timer, or -1
   bool send_frames(zmq::socket_t& s, Frames& frames, const std::string* routing);
-  void receive_all(zmq::socket_t& s, int kind, const std::string& endpoint);
+  void receive_all(Inbound& in, int kind, const std::string& endpoint);
+  bool receive_checked();  // true when some socket still needs a look
+  static void set_fd(Inbound& in);
 
   std::shared_ptr<zmq::context_t> context_;
   Options options_;
-  std::unique_ptr<zmq::socket_t> router_;
+  Inbound router_;
   std::unique_ptr<zmq::socket_t> pub_;
-  std::unique_ptr<zmq::socket_t> sub_;
-  std::map<std::string, std::unique_ptr<zmq::socket_t>> dealers_;
+  Inbound sub_;
+  std::map<std::string, Inbound> dealers_;
   std::vector<std::string> dropped_;
   std::map<int, std::function<void()>> fds_;
   std::string endpoint_;
