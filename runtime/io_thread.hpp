@@ -3,6 +3,15 @@
 // inbound ROUTER, one outbound DEALER per peer endpoint, the SUB socket for the
 // scheduler's events and, in the scheduler, the PUB socket. Other threads hand
 // it work with post(); it wakes on an eventfd polled beside the sockets.
+//
+// It sleeps in poll(2) on the sockets' ZMQ_FD descriptors rather than in
+// zmq_poll: zmq_poll asks every socket for ZMQ_EVENTS before and after
+// sleeping (two syscalls per socket and pass, about 30 per message with a
+// handful of peers), where the loop only needs to look at the sockets whose
+// descriptor fired or that it touched. ZMQ_FD is edge-like: any operation on
+// a socket (a send too) may consume the notification of input already
+// queued, so a socket that was sent on is read until EAGAIN before the thread
+// sleeps again.
 #include <atomic>
 #include <chrono>
 #include <functional>
