@@ -196,11 +196,23 @@ bool Aggregator::fenced(ActorId actor, Incarnation inc, const Slot& s) const {
   return it != dead_.end() && static_cast<int64_t>(inc) <= it->second;
 }
 
+void Aggregator::Partial::reset() {
+  active = false;
+  samples = 0;
+  loss_sum = 0;
+  correct = 0;
+  has_last = false;
+  covered = 0;
+  buckets.clear();
+}
+
 void Aggregator::adopt(Slot& s, std::size_t slot, ActorId actor, Incarnation inc) {
   if (s.actor == actor && s.incarnation == inc) return;
-  // A newer incarnation replaces the old one: the old one's pending gradient is never applied.
-  if (pending_[slot] && (pending_[slot]->actor != actor || pending_[slot]->incarnation != inc)) {
-    pending_[slot].reset();
+  // A newer incarnation replaces the old one: the old one's pending gradient
+  // (or the buckets of it received so far) is never applied.
+  Partial& p = pending_[slot];
+  if (p.active && (p.actor != actor || p.incarnation != inc)) {
+    p.reset();
     ++stats_.discarded;
   }
   s.actor = actor;
@@ -226,7 +238,7 @@ JoinReply Aggregator::join(JoinRequest r) {
   if (!s.alive) {
     s.alive = true;
     // Joins at the next step: the one in progress does not wait for it.
-    const bool in_progress = std::any_of(pending_.begin(), pending_.end(), [](const auto& p) { return p.has_value(); });
+    const bool in_progress = std::any_of(pending_.begin(), pending_.end(), [](const Partial& p) { return p.active; });
     s.joined_at = lockstep() && in_progress ? version_ + 1 : version_;
   }
   // A trainer that resumes at a later version (another shard is ahead) is not waited for before it.
@@ -337,9 +349,16 @@ void Aggregator::answer_pulls() {
 
 PushReply Aggregator::push(PushRequest r) {
   if (r.slot < 0 || r.slot >= job_.trainers) throw std::invalid_argument("slot out of range");
-  if (r.grad.dtype() != DType::f32 || r.grad.numel() != end_ - begin_ || r.samples < 0)
-    throw std::invalid_argument("gradient slice must be f32[" + std::to_string(end_ - begin_) + "], got " +
-                                r.grad.to_string());
+  const int64_t size = end_ - begin_;
+  if (r.grad.dtype() != DType::f32 || r.samples < 0)
+    throw Exception(Error(Errc::invalid_argument, "gradient bucket must be f32 with samples >= 0, got " +
+                                                      r.grad.to_string() + " with samples " +
+                                                      std::to_string(r.samples)));
+  if (r.grad.numel() <= 0 || r.offset < 0 || r.offset > size - r.grad.numel())
+    throw Exception(Error(Errc::invalid_argument,
+                          "slot " + std::to_string(r.slot) + ": gradient bucket [" + std::to_string(r.offset) + ", " +
+                              std::to_string(r.offset + r.grad.numel()) + ") is out of range: shard " +
+                              std::to_string(shard_) + "'s slice has " + std::to_string(size) + " elements"));
   const auto i = static_cast<std::size_t>(r.slot);
   Slot& s = slots_[i];
   PushReply reply;
@@ -361,24 +380,28 @@ PushReply Aggregator::push(PushRequest r) {
     s.alive = true;
     s.joined_at = version_ + 1;
   }
+  Partial& p = pending_[i];
   if (lockstep()) {
     if (r.version != version_) {
       ++stats_.stale;  // a straggler in backup mode, or a push for a version a restored shard has not reached
       reply.status = r.version < version_ ? PushReply::dropped : PushReply::stale;
-    } else if (pending_[static_cast<std::size_t>(r.slot)]) {
-      ++stats_.duplicates;
-      reply.status = PushReply::duplicate;
     } else {
-      pending_[static_cast<std::size_t>(r.slot)] = std::move(r);
-      try_complete();
+      reply.status = add_bucket(i, r);
+      if (reply.status == PushReply::accepted && complete(p)) try_complete();
     }
+  } else if (r.step < s.next_step) {
+    ++stats_.duplicates;
+    reply.status = PushReply::duplicate;
+  } else if (p.active && r.step < p.step) {
+    ++stats_.stale;  // a bucket of a step this slot has moved past without finishing
+    reply.status = PushReply::dropped;
   } else {
-    if (r.step < s.next_step) {
-      ++stats_.duplicates;
-      reply.status = PushReply::duplicate;
-    } else {
-      s.next_step = r.step + 1;
-      apply({&r});
+    if (p.active && r.step > p.step) p.reset();  // the older step never completed: it is not applied
+    reply.status = add_bucket(i, r);
+    if (reply.status == PushReply::accepted && complete(p)) {
+      s.next_step = p.step + 1;
+      apply({contribution(i)});
+      p.reset();
       after_version();
     }
   }
@@ -386,52 +409,110 @@ PushReply Aggregator::push(PushRequest r) {
   return reply;
 }
 
+PushReply::Status Aggregator::add_bucket(std::size_t slot, PushRequest& r) {
+  Partial& p = pending_[slot];
+  const int64_t size = end_ - begin_;
+  const int64_t count = r.grad.numel();
+  auto bad = [&](const std::string& why) {
+    return Exception(Error(Errc::invalid_argument, "slot " + std::to_string(r.slot) + " version " +
+                                                       std::to_string(r.version) + ": gradient bucket [" +
+                                                       std::to_string(r.offset) + ", " +
+                                                       std::to_string(r.offset + count) + ") " + why));
+  };
+  if (p.active) {
+    if (auto it = p.buckets.find(r.offset); it != p.buckets.end() && it->second.numel() == count) {
+      ++stats_.duplicates;  // the same bucket again (a retry)
+      return PushReply::duplicate;
+    }
+    auto next = p.buckets.lower_bound(r.offset);
+    auto overlap = [&](const auto& it) {
+      return bad("overlaps the bucket [" + std::to_string(it->first) + ", " +
+                 std::to_string(it->first + it->second.numel()) + ") received before");
+    };
+    if (next != p.buckets.end() && next->first < r.offset + count) throw overlap(next);
+    if (next != p.buckets.begin()) {
+      if (auto prev = std::prev(next); prev->first + prev->second.numel() > r.offset) throw overlap(prev);
+    }
+    if (r.samples != p.samples)
+      throw bad("says " + std::to_string(r.samples) + " samples, the step's earlier buckets " +
+                std::to_string(p.samples));
+    if (r.last && p.has_last) throw bad("is flagged last, and so was an earlier bucket of the step");
+  }
+  const bool has_last = r.last || (p.active && p.has_last);
+  if (!has_last && (p.active ? p.covered : 0) + count == size)
+    throw bad("completes the slice but no bucket of the step is flagged last");
+  if (!p.active) {
+    p.active = true;
+    p.actor = r.actor;
+    p.incarnation = r.incarnation;
+    p.version = r.version;
+    p.step = r.step;
+    p.samples = r.samples;
+  }
+  p.buckets.emplace(r.offset, std::move(r.grad));  // zero-copy: the frame it arrived in
+  p.covered += count;
+  if (r.last) {
+    p.has_last = true;
+    p.loss_sum = r.loss_sum;
+    p.correct = r.correct;
+  }
+  return PushReply::accepted;
+}
+
+Aggregator::Contribution Aggregator::contribution(std::size_t slot) const {
+  const Partial& p = pending_[slot];
+  return {static_cast<int>(slot), p.incarnation, p.step, p.samples, p.loss_sum, p.correct, &p.buckets};
+}
+
 void Aggregator::try_complete() {
   if (!lockstep() || finished()) return;
   int required = 0, present_required = 0, present = 0;
   for (std::size_t i = 0; i < slots_.size(); ++i) {
     const bool req = slots_[i].alive && slots_[i].joined_at <= version_;
+    const bool here = complete(pending_[i]);
     required += req;
-    present += pending_[i].has_value();
-    present_required += req && pending_[i].has_value();
+    present += here;
+    present_required += req && here;
   }
   if (required == 0 || present == 0) return;
-  const bool complete = job_.mode == Consistency::sync ? present_required == required
-                                                       : present >= std::max(1, required - job_.backup);
-  if (!complete) return;
-  std::vector<const PushRequest*> pushes;
-  for (auto& p : pending_)
-    if (p) pushes.push_back(&*p);
+  const bool complete_step = job_.mode == Consistency::sync ? present_required == required
+                                                            : present >= std::max(1, required - job_.backup);
+  if (!complete_step) return;
+  std::vector<Contribution> pushes;  // in slot order: the sum does not depend on arrival order
+  for (std::size_t i = 0; i < pending_.size(); ++i)
+    if (complete(pending_[i])) pushes.push_back(contribution(i));
   apply(pushes);
-  for (auto& p : pending_) p.reset();
+  for (auto& p : pending_) p.reset();  // backup mode: a straggler's partial push is dropped with the step
   for (auto& s : slots_) s.next_step = version_;
   after_version();
 }
 
-void Aggregator::apply(const std::vector<const PushRequest*>& pushes) {
+void Aggregator::apply(const std::vector<Contribution>& pushes) {
   // One OpenMP thread on the executor thread (a per-thread setting): a team
   // spinning here would fight the trainers for the cores.
   static thread_local const bool one_thread = (kernels::cpu::set_num_threads(1), true);
   (void)one_thread;
   const auto t = std::chrono::steady_clock::now();
   int64_t n = 0;
-  for (const auto* p : pushes) n += p->samples;
-  const int64_t count = end_ - begin_;
+  for (const auto& p : pushes) n += p.samples;
   StepMetric m;
   if (n > 0) {
-    // g = Σ nᵢ gᵢ / Σ nᵢ, in slot order.
+    // g = Σ nᵢ gᵢ / Σ nᵢ, in slot order; each push's buckets in place (elementwise: as for a whole slice).
     bool first = true;
-    for (const auto* p : pushes) {
-      if (p->samples == 0) continue;
-      const float w = static_cast<float>(static_cast<double>(p->samples) / static_cast<double>(n));
-      const float* g = p->grad.data_as<float>();
-      if (first) {
-        std::memcpy(grad_.data(), g, static_cast<std::size_t>(count) * sizeof(float));
-        if (w != 1.0f) kernels::cpu::scale(grad_.data(), count, w);
-        first = false;
-      } else {
-        kernels::cpu::axpy(count, w, g, grad_.data());
+    for (const auto& p : pushes) {
+      if (p.samples == 0) continue;
+      const float w = static_cast<float>(static_cast<double>(p.samples) / static_cast<double>(n));
+      for (const auto& [offset, t] : *p.buckets) {
+        const float* g = t.data_as<float>();
+        float* out = grad_.data() + offset;
+        if (first) {
+          std::memcpy(out, g, static_cast<std::size_t>(t.numel()) * sizeof(float));
+          if (w != 1.0f) kernels::cpu::scale(out, t.numel(), w);
+        } else {
+          kernels::cpu::axpy(t.numel(), w, g, out);
+        }
       }
+      first = false;
     }
     kernels::AdamHyper h = adam_.hyper();
     h.lr = scheduled_lr(job_, adam_.step_count() + 1, total_adam_steps(job_));
@@ -440,21 +521,21 @@ void Aggregator::apply(const std::vector<const PushRequest*>& pushes) {
   }
   ++version_;
   publish();
-  for (const auto* p : pushes) {
-    EpochAcc& a = epoch_acc_[static_cast<int>(p->step / job_.steps_per_epoch)];
-    a.loss_sum += p->loss_sum;
-    a.samples += p->samples;
-    a.correct += p->correct;
-    m.loss_sum += p->loss_sum;
-    m.correct += p->correct;
-    m.contributors.insert(m.contributors.end(), {p->slot, static_cast<int64_t>(p->incarnation), p->samples});
+  for (const auto& p : pushes) {
+    EpochAcc& a = epoch_acc_[static_cast<int>(p.step / job_.steps_per_epoch)];
+    a.loss_sum += p.loss_sum;
+    a.samples += p.samples;
+    a.correct += p.correct;
+    m.loss_sum += p.loss_sum;
+    m.correct += p.correct;
+    m.contributors.insert(m.contributors.end(), {p.slot, static_cast<int64_t>(p.incarnation), p.samples});
   }
   stats_.samples += n;
   StepContributors sc{version_, micros_since(t0_), m.contributors,
                       std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count()};
-  for (const auto* p : pushes) slots_[static_cast<std::size_t>(p->slot)].last_version = version_;
+  for (const auto& p : pushes) slots_[static_cast<std::size_t>(p.slot)].last_version = version_;
   recent_.push_back(std::move(sc));
   while (recent_.size() > 512) recent_.pop_front();
   m.version = version_;
@@ -566,8 +647,8 @@ void Aggregator::member_died(ActorId actor, Incarnation inc) {
     Slot& s = slots_[i];
     if (s.actor != actor || s.incarnation > inc || !s.alive) continue;
     s.alive = false;
-    if (pending_[i]) {
-      pending_[i].reset();  // no gradient of a dead incarnation is applied
+    if (pending_[i].active) {
+      pending_[i].reset();  // no gradient of a dead incarnation is applied, nor its buckets received so far
       ++stats_.discarded;
     }
     changed = true;

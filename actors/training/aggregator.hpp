@@ -6,12 +6,31 @@
 // publishes the next version. Pulls are long polls (Deferred replies) answered
 // once the wanted version exists.
 //
+// Buckets: a trainer's push for a version arrives as buckets (PushRequest
+// offset/last; job.hpp grad_buckets()), in any order. The shard keeps each
+// bucket as the frame it arrived in (zero-copy) and counts the slot's push
+// only once its buckets cover the slice exactly, with one flagged `last`. The
+// weighted mean reads the buckets in place; every element is computed as with
+// one whole-slice push, so the result depends neither on the bucketing nor on
+// arrival order. A bucket out of the slice, overlapping another, a second
+// `last`, a bucket completing the slice without a `last`, or a sample count
+// that disagrees with the step's earlier buckets is refused with an
+// invalid_argument error reply; the buckets already received stay. An exact
+// repeat of a received bucket is a duplicate.
+//
+// Loss statistics: every shard averages its slice, but only shard 0's pushes
+// carry the loss sum and correct count (the trainer knows them only after
+// backward, and sends them once); the other shards receive zeros, so their
+// EpochSummary and StepMetric loss figures are zero. Read shard 0's.
+//
 // Faults (docs/FAULTS.md):
-// - Pushes are de-duplicated per (slot, incarnation, version/step). A push or
+// - Pushes are de-duplicated per (slot, incarnation, version/step) and bucket
+//   (offset, size); fencing applies to every bucket. A push or
 //   join from an incarnation older than the newest known for its trainer, or
 //   from one the scheduler reported dead, is fenced off and counted
-//   (Progress::stale_incarnation); a dead incarnation's pending gradient is
-//   discarded, so no gradient of a dead incarnation is ever applied.
+//   (Progress::stale_incarnation); a dead or replaced incarnation's pending
+//   gradient (complete, or the buckets received so far) is discarded, so no
+//   gradient of a dead incarnation is ever applied.
 // - Membership follows the scheduler's events: a dead trainer is no longer
 //   waited for; a restarted one is waited for again from the next version.
 // - Checkpoints (atomic) every checkpoint_every versions and on demand; the
@@ -48,7 +67,7 @@ class Aggregator {
   JoinReply rollback(RollbackRequest r);
   /// The weights once they are recent enough for the mode (long poll); slot -1: the current ones at once.
   Deferred<Weights> pull(PullRequest r);
-  /// A gradient slice.
+  /// A bucket of a gradient slice. Errc::invalid_argument (an error reply) for a malformed bucket.
   PushReply push(PushRequest r);
   /// The weights and train statistics at the end of epoch e (long poll).
   Deferred<EpochSummary> epoch(int e);
@@ -75,6 +94,29 @@ class Aggregator {
     PullRequest req;
     Deferred<Weights> reply;
   };
+  /// One trainer's push for one version (lockstep) or step, assembled from its buckets.
+  struct Partial {
+    bool active = false;
+    ActorId actor = 0;
+    Incarnation incarnation = 0;
+    int64_t version = 0, step = 0;
+    int64_t samples = 0;
+    double loss_sum = 0;  // from the bucket flagged last
+    int64_t correct = 0;
+    bool has_last = false;
+    int64_t covered = 0;               // elements received
+    std::map<int64_t, Tensor> buckets;  // by offset in the slice: the frames they arrived in (zero-copy)
+    void reset();
+  };
+  /// A complete push, as apply() reads it.
+  struct Contribution {
+    int slot = 0;
+    Incarnation incarnation = 0;
+    int64_t step = 0, samples = 0;
+    double loss_sum = 0;
+    int64_t correct = 0;
+    const std::map<int64_t, Tensor>* buckets = nullptr;  // covering the slice exactly
+  };
   struct EpochAcc {
     double loss_sum = 0;
     int64_t samples = 0;
@@ -84,7 +126,12 @@ class Aggregator {
   [[nodiscard]] bool lockstep() const { return job_.mode == Consistency::sync || job_.mode == Consistency::backup; }
   [[nodiscard]] bool finished() const;
   void try_complete();
-  void apply(const std::vector<const PushRequest*>& pushes);
+  void apply(const std::vector<Contribution>& pushes);
+  /// Checks bucket r against the slot's partial push and adds it; returns accepted or duplicate.
+  /// Throws Exception(invalid_argument) for a malformed bucket, leaving the partial push as it was.
+  PushReply::Status add_bucket(std::size_t slot, PushRequest& r);
+  [[nodiscard]] bool complete(const Partial& p) const { return p.active && p.covered == end_ - begin_; }
+  [[nodiscard]] Contribution contribution(std::size_t slot) const;
   void publish();
   void after_version();
   void check_epochs();
@@ -110,7 +157,7 @@ class Aggregator {
   Tensor published_;
   TensorPool pool_;
   std::vector<Slot> slots_;
-  std::vector<std::optional<PushRequest>> pending_;  // lockstep: pushes for version_, by slot
+  std::vector<Partial> pending_;  // by slot: lockstep: the push for version_; ssp/async: the step being assembled
   std::vector<PendingPull> pulls_;
   int epochs_total_ = 0;
   int next_epoch_ = 0;

@@ -56,6 +56,36 @@ std::pair<int64_t, int64_t> shard_range(int64_t num_params, int shards, int s) {
   return {num_params * s / shards, num_params * (s + 1) / shards};
 }
 
+std::vector<GradBucket> grad_buckets(const JobSpec& job) {
+  const kernels::ParamLayout layout(mlp_spec(job));
+  const int64_t min_elems = std::max<int64_t>(0, job.bucket_bytes) / static_cast<int64_t>(sizeof(float));
+  const auto& layers = layout.layers();
+  std::vector<GradBucket> out;
+  for (int s = job.shards - 1; s >= 0; --s) {
+    const auto [b, e] = shard_range(layout.num_params(), job.shards, s);
+    const std::size_t first = out.size();
+    GradBucket open{s, 0, 0, false};
+    bool is_open = false;
+    for (auto l = layers.rbegin(); l != layers.rend(); ++l) {
+      const int64_t lo = std::max(l->begin(), b), hi = std::min(l->end(), e);
+      if (lo >= hi) continue;
+      if (!is_open) {
+        open = {s, lo, hi, false};
+        is_open = true;
+      } else {
+        open.begin = lo;  // layers are adjacent in the flat vector: [W0, b0, W1, b1, ...]
+      }
+      if (open.end - open.begin >= min_elems) {
+        out.push_back(open);
+        is_open = false;
+      }
+    }
+    if (is_open) out.push_back(open);
+    if (out.size() > first) out.back().last = true;
+  }
+  return out;
+}
+
 float scheduled_lr(const JobSpec& job, int64_t t, int64_t total) {
   if (job.lr_final == 1.0f || total <= 0) return job.adam.lr;
   const double progress = std::clamp(static_cast<double>(t - 1) / static_cast<double>(total), 0.0, 1.0);

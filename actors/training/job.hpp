@@ -53,6 +53,10 @@ struct JobSpec {
   std::string checkpoint_dir;    ///< empty: no checkpoints
   int64_t checkpoint_every = 0;  ///< versions between checkpoints (0: only on demand)
   double shard_timeout_s = 120;  ///< a trainer waits this long for an unreachable shard, then reports an error and stops
+  /// Gradient buckets (grad_buckets()): whole layers merged, last layer first,
+  /// until a bucket holds at least this many bytes (0: one bucket per layer;
+  /// larger than the model: one push per shard per step).
+  int64_t bucket_bytes = int64_t{64} << 10;
   /// Testing (fault injection): [slot, incarnation] pairs whose trainer constructor throws.
   std::vector<int64_t> fault_ctor_throw;
   // derived by the driver (finalize())
@@ -64,7 +68,7 @@ struct JobSpec {
                      limit_train, sizes, activations, loss, backend, trainer_threads, adam.lr, adam.beta1,
                      adam.beta2, adam.eps, adam.weight_decay, lr_final, batch, epochs, max_steps, trainers, loaders,
                      shards, mode, backup, staleness, seed, checkpoint_dir, checkpoint_every, train_samples,
-                     steps_per_epoch, total_steps, shard_timeout_s, fault_ctor_throw);
+                     steps_per_epoch, total_steps, shard_timeout_s, fault_ctor_throw, bucket_bytes);
 };
 
 /// The kernels' spec of the job's model. Throws std::invalid_argument on bad names.
@@ -76,6 +80,24 @@ void finalize(JobSpec& job, int64_t file_samples);
 
 /// [begin, end) of the flat parameter vector owned by shard s of S (even split).
 std::pair<int64_t, int64_t> shard_range(int64_t num_params, int shards, int s);
+
+/// One bucket of a trainer's gradient push: [begin, end) of the flat parameter
+/// vector, inside shard `shard`'s range; `last` marks the shard's final bucket
+/// of a step (the lowest offsets), which carries the loss statistics.
+struct GradBucket {
+  int shard = 0;
+  int64_t begin = 0, end = 0;
+  bool last = false;
+};
+
+/// The buckets a trainer pushes each step, in push order: highest offsets
+/// first, as backward produces them (shard S-1's buckets, then S-2's, ...,
+/// shard 0's final bucket last). Within a shard, the parts of the layers that
+/// fall in its range, from the last layer back, merged until a bucket holds at
+/// least job.bucket_bytes; the remainder (the first layers) is the final
+/// bucket. Buckets never split a layer except at a shard boundary; together
+/// they cover every parameter once. Throws std::invalid_argument on a bad model. Thread-safe.
+std::vector<GradBucket> grad_buckets(const JobSpec& job);
 
 /// The learning rate for Adam step t (1-based) of `total` (linear decay to lr * lr_final).
 float scheduled_lr(const JobSpec& job, int64_t t, int64_t total);

@@ -80,19 +80,28 @@ struct Weights {
   MSGPACK_DEFINE_MAP(version, w);
 };
 
-/// Trainer → shard: the gradient slice of one step.
+/// Trainer → shard: one bucket of the gradient slice of one step (DDP-style:
+/// a trainer pushes each bucket of whole layers as soon as backward has
+/// produced it, last layer first; actors/training/job.hpp grad_buckets()).
+/// The shard assembles a trainer's push for a version from its buckets and
+/// counts it only once they cover the slice exactly. The defaults of `offset`
+/// and `last` make a push without them (an older sender) one bucket holding
+/// the whole slice.
 struct PushRequest {
   int slot = 0;
   ActorId actor = 0;
   Incarnation incarnation = 0;
   int64_t version = 0;  ///< the weights it was computed on
   int64_t step = 0;     ///< the trainer's step (data cursor)
-  int64_t samples = 0;
-  double loss_sum = 0;
-  int64_t correct = 0;
-  Tensor grad;  ///< mean gradient over the batch, this shard's slice
+  int64_t samples = 0;  ///< the batch's sample count: the same in every bucket of the step
+  double loss_sum = 0;  ///< read from the bucket flagged `last` only
+  int64_t correct = 0;  ///< read from the bucket flagged `last` only
+  Tensor grad;  ///< mean gradient over the batch: elements [offset, offset + numel) of this shard's slice
   int64_t timeline = -1;  ///< the shard's timeline at join (-1: do not check)
-  MSGPACK_DEFINE_MAP(slot, actor, incarnation, version, step, samples, loss_sum, correct, grad, timeline);
+  int64_t offset = 0;     ///< where `grad` starts within the shard's slice
+  bool last = true;       ///< the step's final bucket for this shard: carries loss_sum and correct
+  MSGPACK_DEFINE_MAP(slot, actor, incarnation, version, step, samples, loss_sum, correct, grad, timeline, offset,
+                     last);
 };
 
 /// What became of a push.
@@ -210,8 +219,8 @@ struct TrainerStatus {
   int64_t samples = 0;
   bool finished = false;
   std::string error;
-  double compute_us_mean = 0;
-  double wait_us_mean = 0;  ///< pulling weights and batches
+  double compute_us_mean = 0;  ///< forward/backward, the buckets' pushes sent on the way
+  double wait_us_mean = 0;     ///< pulling weights and batches
   int64_t rejoins = 0;         ///< joins after the first (a shard restarted or rolled back)
   int64_t shard_waits = 0;     ///< times a shard could not be reached and the trainer waited for it
   double shard_wait_s = 0;     ///< total time spent waiting for shards

@@ -253,6 +253,7 @@ TrainConfig parse(const toml::table& root, const std::string& source) {
   const std::string mode = r.string("training", "consistency", "sync", {"sync", "backup", "ssp", "async"});
   j.mode = mode == "sync" ? Consistency::sync : mode == "backup" ? Consistency::backup
            : mode == "ssp"  ? Consistency::ssp : Consistency::async;
+  j.bucket_bytes = r.integer("training", "bucket_bytes", j.bucket_bytes, 0, int64_t{1} << 30);
 
   // [cluster]
   j.trainers = static_cast<int>(r.integer("cluster", "trainers", 1, 1, 256));

@@ -9,7 +9,9 @@
 //   [model]       layers, activations, loss, backend
 //   [optimizer]   name ("adam"), lr, betas, eps, weight_decay, lr_final
 //   [training]    batch (per trainer), epochs, max_steps, seed, consistency
-//                 (sync|backup|ssp|async), backup, staleness
+//                 (sync|backup|ssp|async), backup, staleness, bucket_bytes
+//                 (gradient buckets pushed as backward produces them; 0: one
+//                 per layer; default 65536)
 //   [cluster]     trainers, loaders, shards, trainer_threads
 //   [early_stopping] metric (val_loss|val_accuracy|test_loss|test_accuracy|train_loss), patience, min_delta
 //   [checkpoint]  dir, interval (versions; 0: none)

@@ -51,6 +51,7 @@ Trainer::Trainer(JobSpec job, int slot, ActorHandle<ShardLoader> loader, std::ve
   if (static_cast<int>(shards_.size()) != job_.shards) throw std::invalid_argument("need one handle per shard");
   num_params_ = kernels::ParamLayout(mlp_spec(job_)).num_params();
   for (int s = 0; s < job_.shards; ++s) ranges_.push_back(shard_range(num_params_, job_.shards, s));
+  buckets_ = grad_buckets(job_);
   self_ = self.id();
   incarnation_ = self.incarnation();
   status_.slot = slot;
@@ -228,6 +229,11 @@ void Trainer::loop(std::stop_token st) {
   std::lock_guard lock(status_mutex_);
   status_.finished = step_ >= job_.total_steps;
   status_.step = step_;
+  // One line for the actor's log (tools/bench/train/run.sh reads it).
+  std::fprintf(stderr, "trainer %d: summary: steps=%lld compute_us=%.1f wait_us=%.1f buckets=%zu\n", slot_,
+               static_cast<long long>(status_.steps_done), status_.compute_us_mean, status_.wait_us_mean,
+               buckets_.size());
+  std::fflush(stderr);
 }
 
 bool Trainer::step_once(std::stop_token) {
@@ -283,21 +289,22 @@ bool Trainer::step_once(std::stop_token) {
     next_batch_.reset();
   }
   const auto t1 = Clock::now();
-  // 3. forward/backward; slices of shards 1.. go out as backward finishes them
+  // 3. forward/backward; each bucket goes out as soon as backward has finished its layers
   Tensor grad = grad_pool_.get(DType::f32, {num_params_});
-  auto send = [&](int s, const kernels::BatchStats& bs) {
-    const auto [b, e] = ranges_[static_cast<std::size_t>(s)];
-    PushRequest p{slot_,         self_,       incarnation_, version,          step_,
-                  batch.samples, bs.loss_sum, bs.correct,   grad.slice(b, e), timeline_};
-    pushes_.push_back(shards_[static_cast<std::size_t>(s)].call(&Aggregator::push, p));
+  auto send = [&](const GradBucket& k, const kernels::BatchStats& bs) {
+    const auto shard = static_cast<std::size_t>(k.shard);
+    PushRequest p{slot_, self_, incarnation_, version, step_, batch.samples, bs.loss_sum, bs.correct,
+                  grad.slice(k.begin, k.end), timeline_, k.begin - ranges_[shard].first, k.last};
+    pushes_.push_back(shards_[shard].call(&Aggregator::push, p));
   };
+  const std::size_t held = buckets_.size() - 1;  // shard 0's final bucket waits for the loss statistics
+  std::size_t next = 0;
   kernels::BatchStats stats;
   if (batch.samples > 0) {
-    int next = job_.shards - 1;
     int64_t ready_low = num_params_;
     auto on_ready = [&](int64_t offset, int64_t) {
       ready_low = std::min(ready_low, offset);
-      while (next >= 1 && ranges_[static_cast<std::size_t>(next)].first >= ready_low) send(next--, {});
+      while (next < held && buckets_[next].begin >= ready_low) send(buckets_[next++], {});
     };
     try {
       if (fault_ == 2) throw std::runtime_error("CUDA error: an illegal memory access was encountered (injected)");
@@ -306,11 +313,9 @@ bool Trainer::step_once(std::stop_token) {
     } catch (const std::exception& e) {
       throw DeviceFault(std::string("kernel failed: ") + e.what());
     }
-    while (next >= 1) send(next--, {});
-  } else {
-    for (int s = job_.shards - 1; s >= 1; --s) send(s, {});
   }
-  send(0, stats);  // shard 0 carries the loss statistics
+  while (next < held) send(buckets_[next++], {});
+  send(buckets_.back(), stats);  // shard 0 carries the loss statistics (aggregator.hpp)
   const auto t2 = Clock::now();
   // 4. errors of earlier pushes (a restarted shard) send us back to join
   bool ok = true;

@@ -2,9 +2,12 @@
 // Trainer: the step of DESIGN §5 in a background loop, while the actor keeps
 // answering status/evaluate/stop calls:
 //   pull weights (version v) from every shard → take the next batch (asked for
-//   one step ahead) → forward/backward → push (v, gradient slice, samples,
-//   loss sum) to every shard, each slice as soon as backward has finished the
-//   layers it covers (last layer first).
+//   one step ahead) → forward/backward → push (v, gradient, samples, loss sum)
+//   to every shard in buckets, DDP-style: whole layers merged up to
+//   job.bucket_bytes (job.hpp grad_buckets()), each bucket pushed as its own
+//   call as soon as backward has finished the layers it covers, last layer
+//   first. Shard 0's final bucket goes out after backward: it carries the
+//   batch's loss statistics.
 // Runs on cuda:N when the scheduler gave it a GPU and the job asks for cuda,
 // else on the CPU with job.trainer_threads OpenMP threads.
 // When a shard call fails (a shard restarted from its checkpoint), it joins
@@ -59,6 +62,7 @@ class Trainer {
   ActorHandle<ShardLoader> loader_;
   std::vector<ActorHandle<Aggregator>> shards_;
   std::vector<std::pair<int64_t, int64_t>> ranges_;
+  std::vector<GradBucket> buckets_;  // in push order; the last is shard 0's final bucket
   ActorId self_ = 0;
   Incarnation incarnation_ = 0;
   int64_t num_params_ = 0;

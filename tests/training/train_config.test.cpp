@@ -66,6 +66,10 @@ TEST_CASE("a good config parses into the job it describes") {
   CHECK(c->job.adam.lr == doctest::Approx(0.01));
   CHECK(c->job.batch == 32);
   CHECK(c->job.trainers == 2);
+  CHECK(c->job.bucket_bytes == 65536);  // the default
+  auto b = parse_train_config(with("training", "bucket_bytes = 0"), "good.toml");
+  REQUIRE_MESSAGE(b.ok(), b.error().message);
+  CHECK(b->job.bucket_bytes == 0);
   CHECK(c->stop_metric == "val_loss");
   CHECK(c->patience == 5);
   CHECK(c->output_dir == "out");
@@ -82,6 +86,8 @@ TEST_CASE("each bad config value gives its one-line error naming key, value and 
       {"training", "consistency = \"eventual\"", "[training] consistency = \"eventual\": must be one of sync, backup, ssp, async"},
       {"training", "consistency = \"backup\"\nbackup = 2", "[training] backup = 2: must be an integer in [1, 1]"},
       {"training", "seed = -1", "[training] seed = -1: must be an integer in [0,"},
+      {"training", "bucket_bytes = -1", "[training] bucket_bytes = -1: must be an integer in [0, 1073741824]"},
+      {"training", "bucket_bytes = 1.5", "[training] bucket_bytes = 1.5: must be an integer in [0, 1073741824]"},
       {"optimizer", "lr = 0", "[optimizer] lr = 0: must be a number in (0, 10]"},
       {"optimizer", "lr = -0.5", "[optimizer] lr = -0.5: must be a number in (0, 10]"},
       {"optimizer", "betas = [0.9, 1.5]", "[optimizer] betas = [0.9, 1.5]: must be an array of 2 numbers in [0, 1)"},

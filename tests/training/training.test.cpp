@@ -2,7 +2,8 @@
 // parallelism equals one process on the concatenated batches; sharding the
 // parameters changes nothing; the relaxed modes converge; loaders serve every
 // sample once per epoch; a shard killed after a checkpoint resumes to the same
-// result.
+// result; gradients pushed in buckets change nothing.
+// Every test needs Fashion-MNIST's t10k files: without them the binary exits 77 (skipped).
 #include <signal.h>
 
 #include <filesystem>
@@ -19,6 +20,8 @@ using namespace troupe;
 using namespace troupe::testing;
 
 namespace {
+
+[[maybe_unused]] const bool kHaveData = exit_77_without_fmnist();  // before main: no test runs without the data
 
 /// One process, one model, the batches of all slots concatenated in slot order.
 std::vector<float> train_in_one_process(const train::JobSpec& job) {
@@ -50,7 +53,6 @@ std::vector<float> train_in_one_process(const train::JobSpec& job) {
 }  // namespace
 
 TEST_CASE("sync mode with 2 trainers gives the weights of one process on the concatenated batches") {
-  if (!have_fmnist()) return;  // the whole binary skips below (77) when the data is missing
   auto job = small_job(2, 2, 1, 640, 32);  // 10 steps per trainer
   job.max_steps = 10;
   train::finalize(job, 10000);
@@ -64,7 +66,6 @@ TEST_CASE("sync mode with 2 trainers gives the weights of one process on the con
 }
 
 TEST_CASE("1 aggregator shard and 3 shards give the same weights") {
-  if (!have_fmnist()) return;
   auto one = small_job(2, 1, 1, 640, 32);
   auto three = small_job(2, 1, 3, 640, 32);
   auto cluster = small_cluster();
@@ -77,7 +78,6 @@ TEST_CASE("1 aggregator shard and 3 shards give the same weights") {
 }
 
 TEST_CASE("backup-worker, bounded-staleness and asynchronous modes each converge on a short run") {
-  if (!have_fmnist()) return;
   auto cluster = small_cluster();
   for (auto mode : {train::Consistency::backup, train::Consistency::ssp, train::Consistency::async}) {
     auto job = small_job(2, 2, 1, 6400, 16);  // 200 steps per trainer
@@ -103,7 +103,6 @@ TEST_CASE("backup-worker, bounded-staleness and asynchronous modes each converge
 }
 
 TEST_CASE("across loaders every training sample is served exactly once per epoch") {
-  if (!have_fmnist()) return;
   auto job = small_job(3, 2, 1, 1000, 64);
   job.val_fraction = 0.1;
   train::finalize(job, 10000);
@@ -131,7 +130,6 @@ TEST_CASE("across loaders every training sample is served exactly once per epoch
 }
 
 TEST_CASE("a shard killed with SIGKILL after a checkpoint resumes from it and reaches the uninterrupted result") {
-  if (!have_fmnist()) return;
   char tmpl[] = "/tmp/troupe-ckpt-XXXXXX";
   REQUIRE(::mkdtemp(tmpl) != nullptr);
   auto job = small_job(2, 2, 1, 9000, 8);  // 563 steps
@@ -164,4 +162,54 @@ TEST_CASE("a shard killed with SIGKILL after a checkpoint resumes from it and re
   INFO("relative difference " << d << ", restored from version " << p.restored_version);
   CHECK(d <= 1e-6);
   std::filesystem::remove_all(tmpl);
+}
+
+TEST_CASE("gradients pushed one bucket per layer give bit for bit the weights of one push per shard") {
+  auto per_layer = small_job(2, 1, 2, 640, 32);  // 10 steps per trainer
+  per_layer.bucket_bytes = 0;
+  auto whole = per_layer;
+  whole.bucket_bytes = int64_t{1} << 30;
+  // 784-32-10 on 2 shards: shard 1 gets layer 1 and the top of layer 0 (2 buckets), shard 0 the rest (1).
+  REQUIRE(train::grad_buckets(per_layer).size() == 3);
+  REQUIRE(train::grad_buckets(whole).size() == 2);
+  auto cluster = small_cluster();
+  Job a(cluster, per_layer, "layers");
+  Job b(cluster, whole, "whole");
+  const auto wa = a.final_weights(), wb = b.final_weights();
+  INFO("relative difference " << rel_diff(wa, wb));
+  CHECK(wa == wb);
+  // Every bucket was a push of its own.
+  const auto pa = a.shards[1].call(&train::Aggregator::progress).get(10s);
+  const auto pb = b.shards[1].call(&train::Aggregator::progress).get(10s);
+  CHECK(pa.pushes == 2 * per_layer.trainers * per_layer.total_steps);
+  CHECK(pb.pushes == per_layer.trainers * per_layer.total_steps);
+  CHECK(pa.duplicates == 0);
+  CHECK(pa.stale == 0);
+}
+
+TEST_CASE("a malformed gradient bucket gets an error reply and the shard keeps serving") {
+  auto job = small_job(1, 1, 1, 640, 32);
+  auto cluster = small_cluster();
+  auto shard = cluster.spawn<train::Aggregator>({.name = "bucket-shard", .cpus = 0.1}, job, 0);
+  const int64_t n = kernels::ParamLayout(train::mlp_spec(job)).num_params();
+  auto push = [&](int64_t offset, int64_t count, bool last) {
+    train::PushRequest p{0, 900001, 0, 0, 0, 32, 1.0, 3, Tensor::zeros(DType::f32, {count}), -1, offset, last};
+    return shard.call(&train::Aggregator::push, p).result(10s);
+  };
+  auto out = push(n - 10, 20, false);
+  REQUIRE_FALSE(out.ok());
+  CHECK(out.error().code == Errc::invalid_argument);
+  CHECK(out.error().message.find("out of range") != std::string::npos);
+  REQUIRE(push(100, 50, false).ok());
+  auto overlap = push(120, 50, false);
+  REQUIRE_FALSE(overlap.ok());
+  CHECK(overlap.error().code == Errc::invalid_argument);
+  CHECK(overlap.error().message.find("overlaps the bucket [100, 150)") != std::string::npos);
+  // The shard is still there and still assembling the push.
+  CHECK(shard.call(&train::Aggregator::progress).get(10s).version == 0);
+  REQUIRE(push(0, 100, true).ok());
+  auto done = push(150, n - 150, false);
+  REQUIRE(done.ok());
+  CHECK(done->status == train::PushReply::accepted);
+  CHECK(done->version == 1);
 }

@@ -6,6 +6,8 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -20,6 +22,21 @@ namespace troupe::testing {
 
 inline std::string fmnist(const std::string& file) { return std::string(dataset::kFashionMnistDir) + "/" + file; }
 inline bool have_fmnist() { return ::access(fmnist("t10k-images-idx3-ubyte.gz").c_str(), R_OK) == 0; }
+
+/// For a test binary whose every test needs the data: without the t10k files,
+/// one line and exit code 77 (meson: skipped) instead of tests that pass
+/// without testing anything. doctest has no skip: call it from a namespace-scope
+/// initializer, which runs before main and so before any test.
+inline bool exit_77_without_fmnist() {
+  for (const char* f : {"t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"}) {
+    if (::access(fmnist(f).c_str(), R_OK) == 0) continue;
+    std::printf("skipped: the Fashion-MNIST file %s is missing (Debian package dataset-fashion-mnist)\n",
+                fmnist(f).c_str());
+    std::fflush(stdout);
+    std::exit(77);
+  }
+  return true;
+}
 
 /// 784-32-10 on the first `samples` of t10k; `steps` steps of `batch` per trainer.
 inline train::JobSpec small_job(int trainers, int loaders, int shards, int64_t samples, int64_t batch) {

@@ -5,16 +5,24 @@
 # configuration here: Debian's torch with OPENBLAS_CORETYPE=SkylakeX and
 # OPENBLAS_NUM_THREADS=1 set for its process only (TOOLCHAIN.md).
 # Prints samples/s, time to 0.88 test accuracy and final accuracy for both, the
-# ratio, and the aggregator's time per step next to a memcpy of the same bytes.
+# ratio, the aggregator's time per step next to a memcpy of the same bytes, and
+# each trainer's time per step computing (forward/backward, its gradient
+# buckets pushed on the way) and waiting (weights of the next version, batch).
+# BUCKET_BYTES sets [training] bucket_bytes (default: the config's, else
+# 65536; 1073741824: one push per step, as before buckets).
 # The last line is one JSON object with every figure.
-#   tools/bench/train/run.sh [BUILD_DIR] [EPOCHS]
+#   tools/bench/train/run.sh [BUILD_DIR] [EPOCHS] [BUCKET_BYTES]
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 build=${1:-build}
 epochs=${2:-10}
+bucket_bytes=${3:-}
 out=$(mktemp -d /tmp/troupe-bench-train.XXXXXX)
 trap 'rm -rf "$out"' EXIT
 sed "s/^epochs = .*/epochs = $epochs/" examples/fashion_mnist.toml > "$out/job.toml"
+if [ -n "$bucket_bytes" ]; then
+  sed -i "/^bucket_bytes = /d; s/^\[training\]\$/[training]\nbucket_bytes = $bucket_bytes/" "$out/job.toml"
+fi
 
 "$build/tools/troupe" train "$out/job.toml" --output "$out/run" --progress none | tee "$out/troupe.log"
 peer='{}'
@@ -28,6 +36,14 @@ import numpy as np
 out, peer = sys.argv[1], json.loads(sys.argv[2])
 epochs = [json.loads(l) for l in open(f"{out}/run/epochs.jsonl")]
 steps = [json.loads(l) for l in open(f"{out}/run/steps.jsonl")]
+import glob, re
+trainers = []  # the summary line each trainer writes to its log (actors/training/trainer.cpp)
+for f in sorted(glob.glob(f"{out}/run/logs/**/*.log", recursive=True)):
+    for l in open(f, errors="replace"):
+        m = re.search(r"trainer (\d+): summary: steps=(\d+) compute_us=([\d.]+) wait_us=([\d.]+) buckets=(\d+)", l)
+        if m:
+            trainers.append({"slot": int(m[1]), "steps": int(m[2]), "compute_us": float(m[3]),
+                             "wait_us": float(m[4]), "buckets": int(m[5])})
 train_s = sum(e["seconds"] for e in epochs)
 samples = sum(s["samples"] for s in steps)
 t088, acc_t = None, 0.0
@@ -54,6 +70,9 @@ r = {
     "memcpy_same_bytes_p50_us": memcpy_us,
     "gradient_bytes": nbytes,
     "epochs": len(epochs),
+    "trainer_compute_us": sum(t["compute_us"] for t in trainers) / len(trainers) if trainers else None,
+    "trainer_wait_us": sum(t["wait_us"] for t in trainers) / len(trainers) if trainers else None,
+    "buckets_per_step": trainers[0]["buckets"] if trainers else None,
 }
 r["samples_per_s_ratio"] = r["troupe_samples_per_s"] / r["ddp_samples_per_s"] if r["ddp_samples_per_s"] else None
 print(f"troupe: {r['troupe_samples_per_s']:.0f} samples/s, 0.88 after {r['troupe_time_to_088_s']} s, final accuracy {r['troupe_final_accuracy']:.4f}")
@@ -61,5 +80,8 @@ if peer:
     print(f"ddp:    {r['ddp_samples_per_s']:.0f} samples/s, 0.88 after {r['ddp_time_to_088_s']} s, final accuracy {r['ddp_final_accuracy']:.4f}")
     print(f"ratio:  {r['samples_per_s_ratio']:.2f}x troupe/ddp samples/s")
 print(f"aggregator: {r['aggregator_step_p50_us']} us/step p50 (mean {r['aggregator_step_mean_us']:.0f}) vs memcpy of the same {nbytes} bytes {memcpy_us:.0f} us")
+for t in sorted(trainers, key=lambda t: t["slot"]):
+    print(f"trainer {t['slot']}: {t['steps']} steps, {t['compute_us']:.0f} us/step computing (forward/backward, "
+          f"{t['buckets']} bucket push(es) on the way), {t['wait_us']:.0f} us/step waiting (weights, batch)")
 print(json.dumps(r))
 PY
