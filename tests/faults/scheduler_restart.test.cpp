@@ -14,6 +14,7 @@
 
 #include "actors/training/aggregator.hpp"
 #include "runtime/cluster.hpp"
+#include "tests/faults/faults_support.hpp"
 #include "tests/process_support.hpp"
 
 using namespace std::chrono_literals;
@@ -102,10 +103,19 @@ TEST_CASE("a training job survives its scheduler being SIGKILLed and restarted o
   REQUIRE(::kill(t1.pid, SIGKILL) == 0);
   const ActorInfo t1_back = wait_incarnation(cluster, prefix + "trainer-1", t1.incarnation + 1);
   REQUIRE(t1_back.deaths.size() == 1);
+  // The new incarnation has found its shard and loader (through the
+  // scheduler's directory) and trains: a step carries its gradient.
+  REQUIRE(eventually(
+      [&] {
+        auto st = agg.call(&train::Aggregator::stats, int64_t{64}).result(5s);
+        return st.ok() && troupe::testing::contributed(st->recent, 1, t1_back.incarnation);
+      },
+      60s));
   const auto before = cluster.state(5s);
   REQUIRE(before.ok());
 
-  // The scheduler dies; the actors train on without it.
+  // The scheduler dies; the actors train on without it (a process started
+  // while it is away could not look its peers up until it is back).
   REQUIRE(sched.signal(SIGKILL));
   REQUIRE(eventually([&] { return sched.try_reap().has_value(); }, 5s));
   const int64_t v_down = version(agg);
