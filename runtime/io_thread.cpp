@@ -67,15 +67,60 @@ IoThread::~IoThread() {
   if (wake_fd_ >= 0) close(wake_fd_);
 }
 
-void IoThread::start() { thread_ = std::thread([this] { run(); }); }
+void IoThread::start() {
+  thread_ = std::thread([this] { run(); });
+  started_.store(true);
+}
 
 void IoThread::stop() {
+  const bool self = std::this_thread::get_id() == thread_.get_id();
   if (stopping_.exchange(true)) {
-    if (thread_.joinable() && !in_io_thread()) thread_.join();
+    if (thread_.joinable() && !self) thread_.join();
     return;
   }
   wake();
-  if (thread_.joinable() && !in_io_thread()) thread_.join();
+  if (thread_.joinable() && !self) thread_.join();
+}
+
+bool IoThread::enter() {
+  if (!started_.load() || stopping_.load()) return false;
+  if (!own_.try_lock()) return false;
+  // Posted work goes first (a caller's earlier calls are sent before its
+  // later ones); after stop() the sockets are about to close.
+  if (!posted_.empty() || stopping_.load()) {
+    own_.unlock();
+    return false;
+  }
+  current_ = this;
+  return true;
+}
+
+void IoThread::leave(const IoThread* outer) {
+  // The I/O thread sleeps on the poll set and timeout it computed before
+  // letting go: wake it when those changed or input waits that its
+  // descriptors may no longer announce.
+  bool wake_io = rebuild_ || !dropped_.empty() || (!timers_.empty() && timers_.front().due < sleep_due_);
+  auto look = [&](Inbound& in) {
+    if (!in || !in.check) return;
+    try {
+      // ZMQ_EVENTS processes the commands a send left, so unless input is
+      // there the descriptor announces the next message.
+      if ((in.socket->get(zmq::sockopt::events) & ZMQ_POLLIN) != 0) {
+        wake_io = true;
+        return;
+      }
+    } catch (const zmq::error_t&) {
+      wake_io = true;
+      return;
+    }
+    in.check = false;
+  };
+  look(router_);
+  look(sub_);
+  for (auto& [ep, in] : dealers_) look(in);
+  current_ = outer;
+  own_.unlock();
+  if (wake_io) wake();
 }
 
 void IoThread::wake() {
@@ -176,6 +221,7 @@ bool IoThread::send_to(const std::string& endpoint, Frames& frames) {
     TROUPE_ZMQ(in.socket->connect(endpoint));
     set_fd(in);
     it = dealers_.emplace(endpoint, std::move(in)).first;
+    rebuild_ = true;
   }
   // A send may process the socket's pending commands and with them the
   // notification of a reply already queued: look at the socket before sleeping.
@@ -200,6 +246,7 @@ void IoThread::subscribe(const std::string& endpoint) {
     configure(*sub_.socket, options_);
     TROUPE_ZMQ(sub_.socket->set(zmq::sockopt::subscribe, ""));
     set_fd(sub_);
+    rebuild_ = true;
   }
   TROUPE_ZMQ(sub_.socket->connect(endpoint));
   sub_.check = true;
@@ -210,8 +257,14 @@ void IoThread::drop_peer(const std::string& endpoint) {
   dropped_.push_back(endpoint);
 }
 
-void IoThread::watch_fd(int fd, std::function<void()> fn) { fds_[fd] = std::move(fn); }
-void IoThread::unwatch_fd(int fd) { fds_.erase(fd); }
+void IoThread::watch_fd(int fd, std::function<void()> fn) {
+  fds_[fd] = std::move(fn);
+  rebuild_ = true;
+}
+void IoThread::unwatch_fd(int fd) {
+  fds_.erase(fd);
+  rebuild_ = true;
+}
 
 void IoThread::receive_all(Inbound& in, int kind, const std::string& endpoint) {
   zmq::socket_t& s = *in.socket;
@@ -267,6 +320,8 @@ bool IoThread::receive_checked() {
 void IoThread::run() {
   std::vector<pollfd> items;
   std::vector<Inbound*> sockets;  // per item after the eventfd and the watched fds
+  std::unique_lock lock(own_);
+  current_ = this;
   while (!stopping_.load()) {
     drain_posted();
     int timeout = run_due_timers();
@@ -276,6 +331,12 @@ void IoThread::run() {
     dropped_.clear();
     // Handlers may have posted (to this thread) or left a socket unfinished.
     if (left || !posted_.empty()) timeout = 0;
+    rebuild_ = false;
+    // The timer it will wake for; a timer added before it (by try_run) must wake it.
+    if (timeout == 0)
+      sleep_due_ = std::chrono::steady_clock::time_point::min();
+    else
+      sleep_due_ = timers_.empty() ? std::chrono::steady_clock::time_point::max() : timers_.front().due;
 
     items.clear();
     sockets.clear();
@@ -289,7 +350,13 @@ void IoThread::run() {
     if (router_) add(router_);
     if (sub_) add(sub_);
     for (auto& [ep, in] : dealers_) add(in);
+    // Sockets added meanwhile by try_run() are pointers into dealers_ that stay
+    // valid: only this thread erases (dropped_, at the top of the loop).
+    current_ = nullptr;
+    lock.unlock();
     const int n = poll(items.data(), items.size(), timeout);
+    lock.lock();
+    current_ = this;
     if (n < 0) {
       if (errno == EINTR) continue;
       std::fprintf(stderr, "troupe: poll failed: %s\n", std::strerror(errno));
@@ -314,6 +381,7 @@ void IoThread::run() {
       }
     }
   }
+  current_ = nullptr;
 }
 
 }  // namespace troupe

@@ -12,11 +12,24 @@
 // a socket (a send too) may consume the notification of input already
 // queued, so a socket that was sent on is read until EAGAIN before the thread
 // sleeps again.
+//
+// Owning the sockets is a mutex (own_) rather than a thread id: the I/O thread
+// holds it except while it sleeps in poll(2). Meanwhile another thread with
+// one send to make (a caller submitting, the executor replying) may take it
+// with try_run() and send itself instead of waking the I/O thread: on an idle
+// machine each wake-up costs about as much as a raw loopback hop, and a call
+// crosses four of them. The mutex is the full memory barrier ZeroMQ asks for
+// when a socket changes threads. Input is received and its handlers run
+// (futures completed) on the I/O thread only; try_run leaves the sockets as
+// the sleeping thread expects them (ZMQ_EVENTS looked at on each socket it
+// touched) and wakes it when there is input or its poll set or timeout
+// changed.
 #include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -68,11 +81,36 @@ class IoThread {
   /// Stops and joins the thread; pending posted work is dropped. Idempotent.
   void stop();
 
+  /// Runs fn now on the calling thread and returns true when no other thread
+  /// is using the sockets and no posted work is waiting (so the order of
+  /// submission is kept); else returns false without calling fn (post it
+  /// then). fn may use the I/O-thread-only functions below and must not
+  /// block. Thread-safe.
+  template <class F>
+  bool try_run(F&& fn) {
+    if (current_ == this) {
+      fn();
+      return true;
+    }
+    // Nested inside another IoThread's try_run (several runtimes in one
+    // process): that one is current again afterwards.
+    const IoThread* outer = current_;
+    if (!enter()) return false;
+    struct Leave {
+      IoThread* io;
+      const IoThread* outer;
+      ~Leave() { io->leave(outer); }
+    } leave{this, outer};
+    fn();
+    return true;
+  }
+
   /// The bound ROUTER endpoint with its real port ("tcp://127.0.0.1:40123").
   [[nodiscard]] const std::string& endpoint() const { return endpoint_; }
   [[nodiscard]] const std::string& publish_endpoint() const { return publish_endpoint_; }
   [[nodiscard]] const IoStats& stats() const { return stats_; }
-  [[nodiscard]] bool in_io_thread() const { return std::this_thread::get_id() == thread_.get_id(); }
+  /// True on the I/O thread, and inside try_run(): where the I/O-thread-only functions may be called.
+  [[nodiscard]] bool in_io_thread() const { return current_ == this; }
 
   /// Runs fn on the I/O thread. Thread-safe.
   void post(std::function<void()> fn);
@@ -111,6 +149,8 @@ class IoThread {
     explicit operator bool() const { return socket != nullptr; }
   };
   void run();
+  bool enter();
+  void leave(const IoThread* outer);
   void wake();
   void drain_posted();
   int run_due_timers();  // returns ms until the next timer, or -1
@@ -138,7 +178,12 @@ class IoThread {
   std::vector<Timer> timers_;  // a heap ordered by due time; I/O thread only
   uint64_t timer_seq_ = 0;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> started_{false};
   std::atomic<bool> wake_pending_{false};
+  std::mutex own_;  // held by whoever uses the sockets now (see the top of this file)
+  static inline thread_local const IoThread* current_ = nullptr;  // what this thread owns now
+  bool rebuild_ = false;  // the poll set changed (a socket or fd added or removed)
+  std::chrono::steady_clock::time_point sleep_due_;  // the first timer when the thread went to sleep
   std::thread thread_;
   IoStats stats_;
 };

@@ -14,12 +14,11 @@ Header Responder::reply_header(Kind k) const {
 }
 
 void Responder::send(Frames frames) const {
+  // Usually called on the executor: send from here when the sockets are free
+  // rather than wake the I/O thread for it (see io_thread.hpp).
+  if (io_->try_run([&] { io_->reply_to(routing_, frames); })) return;
   auto shared = std::make_shared<Frames>(std::move(frames));
-  auto send_now = [io = io_, routing = routing_, shared] { io->reply_to(routing, *shared); };
-  if (io_->in_io_thread())
-    send_now();
-  else
-    io_->post(std::move(send_now));
+  io_->post([io = io_, routing = routing_, shared] { io->reply_to(routing, *shared); });
 }
 
 Server::Server(IoThread& io, Executor& executor, Identity self, Limits limits)
