@@ -254,6 +254,7 @@ TrainConfig parse(const toml::table& root, const std::string& source) {
   j.mode = mode == "sync" ? Consistency::sync : mode == "backup" ? Consistency::backup
            : mode == "ssp"  ? Consistency::ssp : Consistency::async;
   j.bucket_bytes = r.integer("training", "bucket_bytes", j.bucket_bytes, 0, int64_t{1} << 30);
+  j.shard_timeout_s = r.number("training", "shard_timeout_s", j.shard_timeout_s, 0.0, 86400.0, true, false);
 
   // [cluster]
   j.trainers = static_cast<int>(r.integer("cluster", "trainers", 1, 1, 256));

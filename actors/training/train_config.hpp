@@ -11,7 +11,9 @@
 //   [training]    batch (per trainer), epochs, max_steps, seed, consistency
 //                 (sync|backup|ssp|async), backup, staleness, bucket_bytes
 //                 (gradient buckets pushed as backward produces them; 0: one
-//                 per layer; default 65536)
+//                 per layer; default 65536), shard_timeout_s (how long a
+//                 trainer waits for an unreachable aggregator shard before it
+//                 reports the error and stops; default 120)
 //   [cluster]     trainers, loaders, shards, trainer_threads
 //   [early_stopping] metric (val_loss|val_accuracy|test_loss|test_accuracy|train_loss), patience, min_delta
 //   [checkpoint]  dir, interval (versions; 0: none)

@@ -70,6 +70,10 @@ TEST_CASE("a good config parses into the job it describes") {
   auto b = parse_train_config(with("training", "bucket_bytes = 0"), "good.toml");
   REQUIRE_MESSAGE(b.ok(), b.error().message);
   CHECK(b->job.bucket_bytes == 0);
+  CHECK(c->job.shard_timeout_s == doctest::Approx(120));  // the default
+  auto t = parse_train_config(with("training", "shard_timeout_s = 7.5"), "good.toml");
+  REQUIRE_MESSAGE(t.ok(), t.error().message);
+  CHECK(t->job.shard_timeout_s == doctest::Approx(7.5));
   CHECK(c->stop_metric == "val_loss");
   CHECK(c->patience == 5);
   CHECK(c->output_dir == "out");
@@ -88,6 +92,8 @@ TEST_CASE("each bad config value gives its one-line error naming key, value and 
       {"training", "seed = -1", "[training] seed = -1: must be an integer in [0,"},
       {"training", "bucket_bytes = -1", "[training] bucket_bytes = -1: must be an integer in [0, 1073741824]"},
       {"training", "bucket_bytes = 1.5", "[training] bucket_bytes = 1.5: must be an integer in [0, 1073741824]"},
+      {"training", "shard_timeout_s = 0", "[training] shard_timeout_s = 0: must be a number in (0, 86400]"},
+      {"training", "shard_timeout_s = \"long\"", "[training] shard_timeout_s = \"long\": must be a number"},
       {"optimizer", "lr = 0", "[optimizer] lr = 0: must be a number in (0, 10]"},
       {"optimizer", "lr = -0.5", "[optimizer] lr = -0.5: must be a number in (0, 10]"},
       {"optimizer", "betas = [0.9, 1.5]", "[optimizer] betas = [0.9, 1.5]: must be an array of 2 numbers in [0, 1)"},
