@@ -64,10 +64,7 @@ ActorInfo wait_incarnation(const Cluster& cluster, const std::string& name, Inca
 }  // namespace
 
 TEST_CASE("a training job survives its scheduler being SIGKILLed and restarted on the journal") {
-  if (!std::filesystem::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")) {
-    MESSAGE("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist): not run");
-    std::exit(77);
-  }
+  (void)troupe::testing::exit_77_without_fmnist();
   const auto dir = temp_dir();
   const std::string journal = dir + "/journal";
   const std::vector<std::string> sched_args{"scheduler", "--bind", "tcp://127.0.0.1:*", "--http-port", "-1",

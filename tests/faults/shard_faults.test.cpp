@@ -15,7 +15,7 @@ using namespace troupe;
 using namespace troupe::testing;
 
 TEST_CASE("one of three shards killed with SIGKILL: all shards reconcile and the run equals the uninterrupted one") {
-  if (!have_fmnist()) return;
+  (void)exit_77_without_fmnist();  // the data is missing: the whole entry is skipped, not passed
   char tmpl[] = "/tmp/troupe-faults-ckpt-XXXXXX";
   REQUIRE(::mkdtemp(tmpl) != nullptr);
   auto job = small_job(2, 2, 3, 9000, 8);  // 563 steps
@@ -62,7 +62,7 @@ TEST_CASE("one of three shards killed with SIGKILL: all shards reconcile and the
 }
 
 TEST_CASE("a shard that does not come back: trainers wait a bounded time, report it, and stay alive") {
-  if (!have_fmnist()) return;
+  (void)exit_77_without_fmnist();  // the data is missing: the whole entry is skipped, not passed
   auto job = small_job(2, 1, 1, 9000, 8);
   job.epochs = 50;
   job.shard_timeout_s = 2;

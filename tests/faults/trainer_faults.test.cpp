@@ -26,7 +26,7 @@ Incarnation wait_rejoined(const FaultJob& j, int slot, Incarnation dead) {
 }  // namespace
 
 TEST_CASE("a trainer killed with SIGKILL restarts alone and rejoins while the others keep stepping") {
-  if (!have_fmnist()) return;
+  (void)exit_77_without_fmnist();  // the data is missing: the whole entry is skipped, not passed
   auto job = small_job(3, 1, 1, 9000, 8);
   job.epochs = 50;  // long enough to outlast the test; the cluster is shut down at the end
   train::finalize(job, 10000);
@@ -70,7 +70,7 @@ TEST_CASE("a trainer killed with SIGKILL restarts alone and rejoins while the ot
 }
 
 TEST_CASE("a trainer that dies for good is no longer waited for and the job finishes without it") {
-  if (!have_fmnist()) return;
+  (void)exit_77_without_fmnist();  // the data is missing: the whole entry is skipped, not passed
   auto job = small_job(3, 1, 1, 4800, 8);  // 200 steps
   auto cluster = small_cluster();
   FaultJob j(cluster, job, {.prefix = "gone", .no_restart_slots = {2}});
@@ -87,7 +87,7 @@ TEST_CASE("a trainer that dies for good is no longer waited for and the job fini
 }
 
 TEST_CASE("abort, an exception in the step loop, a CUDA error and a throwing constructor each restart only that trainer") {
-  if (!have_fmnist()) return;
+  (void)exit_77_without_fmnist();  // the data is missing: the whole entry is skipped, not passed
   auto job = small_job(3, 1, 1, 9000, 8);
   job.epochs = 50;
   job.fault_ctor_throw = {2, 0};  // slot 2's first incarnation throws in its constructor
@@ -119,7 +119,7 @@ TEST_CASE("abort, an exception in the step loop, a CUDA error and a throwing con
 }
 
 TEST_CASE("pushes from a stale or dead incarnation are rejected and counted, and a dead one's pending gradient is dropped") {
-  if (!have_fmnist()) return;
+  (void)exit_77_without_fmnist();  // the data is missing: the whole entry is skipped, not passed
   auto job = small_job(2, 1, 1, 640, 32);
   auto cluster = small_cluster();
   auto shard = cluster.spawn<train::Aggregator>({.name = "stale-shard", .cpus = 0.1}, job, 0);
