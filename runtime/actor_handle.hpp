@@ -22,6 +22,7 @@ template <class R>
 Future<R> typed_future(const std::shared_ptr<CallState>& call) {
   auto out = std::make_shared<SharedState<R>>();
   out->on_abandon = call->on_abandon;
+  out->driver = call->driver;
   call->add_callback([out](const Result<Message>& r) {
     if (!r.ok()) {
       out->set(r.error());

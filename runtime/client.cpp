@@ -61,6 +61,11 @@ std::shared_ptr<CallState> Client::submit(Pending p, const std::string& method, 
   auto state = std::make_shared<CallState>();
   const uint64_t id = next_id_++;
   state->on_abandon = [this, id] { io_.post([this, id] { complete(id, Error(Errc::timeout, "abandoned")); }); };
+  // A thread waiting for the reply receives it itself while the I/O thread sleeps.
+  state->driver = [io = io_.weak_from_this()](std::chrono::steady_clock::time_point deadline,
+                                              const std::function<bool(int)>& arm) {
+    return IoThread::drive(io, deadline, arm);
+  };
   p.state = state;
   p.method = method;
   p.deadline_ms = options.timeout.count() >= 0 ? now_ms() + options.timeout.count() : 0;

@@ -8,8 +8,11 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <type_traits>
 #include <vector>
+
+#include <sys/eventfd.h>
 
 #include "runtime/error.hpp"
 
@@ -26,13 +29,16 @@ class SharedState {
   /// Completes the state; false (and nothing happens) when already complete.
   bool set(Result<T> r) {
     std::vector<Callback> callbacks;
+    int fd = -1;
     {
       std::lock_guard lock(mutex_);
       if (result_) return false;
       result_.emplace(std::move(r));
       callbacks.swap(callbacks_);
+      if (notify_thread_ != std::this_thread::get_id()) fd = notify_fd_;
     }
     cv_.notify_all();
+    if (fd >= 0) eventfd_write(fd, 1);
     for (auto& cb : callbacks) cb(*result_);
     return true;
   }
@@ -49,6 +55,28 @@ class SharedState {
   }
   /// Waits; false on timeout. A negative timeout waits forever.
   bool wait(std::chrono::milliseconds timeout) {
+    if (driver) {
+      const auto deadline = timeout.count() < 0 ? std::chrono::steady_clock::time_point::max()
+                                                : std::chrono::steady_clock::now() + timeout;
+      auto arm = [this](int fd) {
+        std::lock_guard lock(mutex_);
+        if (result_) return true;
+        notify_fd_ = fd;
+        notify_thread_ = std::this_thread::get_id();
+        return false;
+      };
+      const bool done = driver(deadline, arm);
+      {
+        std::lock_guard lock(mutex_);
+        notify_fd_ = -1;
+        notify_thread_ = {};
+      }
+      if (done) return true;
+      if (timeout.count() >= 0) {
+        timeout = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (timeout.count() < 0) timeout = std::chrono::milliseconds(0);
+      }
+    }
     std::unique_lock lock(mutex_);
     if (timeout.count() < 0) {
       cv_.wait(lock, [this] { return result_.has_value(); });
@@ -65,12 +93,20 @@ class SharedState {
 
   /// Called when a waiter gives up (timeout), so the owner can forget the call.
   std::function<void()> on_abandon;
+  /// Set by the runtime on the states of calls (IoThread::drive): wait() hands
+  /// it the deadline and arm; arm(fd) returns true once complete, else has
+  /// set() write the eventfd fd on completion. It returns true when complete,
+  /// false to fall back to the condition variable (timeout, or not now).
+  using Driver = std::function<bool(std::chrono::steady_clock::time_point, const std::function<bool(int)>&)>;
+  Driver driver;
 
  private:
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   std::optional<Result<T>> result_;
   std::vector<Callback> callbacks_;
+  int notify_fd_ = -1;                // armed by a driving waiter
+  std::thread::id notify_thread_;     // that waiter (which needs no eventfd write from itself)
 };
 
 }  // namespace detail
@@ -109,8 +145,9 @@ class Future {
   /// Waits up to `timeout`; true when ready.
   bool wait(std::chrono::milliseconds timeout) const { return state_ && state_->wait(timeout); }
 
-  /// Future of f(value). f runs on the thread that completes this future (often
-  /// the I/O thread): keep it short and never block in it. Errors skip f and
+  /// Future of f(value). f runs on the thread that completes this future (the
+  /// I/O thread, or a thread waiting on a call's future, which receives
+  /// replies while the I/O thread sleeps): keep it short and never block in it. Errors skip f and
   /// pass through; an exception thrown by f becomes Errc::remote_error.
   template <class F>
   auto then(F f) const {

@@ -79,6 +79,11 @@ void IoThread::stop() {
     return;
   }
   wake();
+  {
+    // Threads polling the sockets in drive() let go of them.
+    std::lock_guard lock(drivers_mutex_);
+    for (int fd : driver_fds_) eventfd_write(fd, 1);
+  }
   if (thread_.joinable() && !self) thread_.join();
 }
 
@@ -99,7 +104,8 @@ void IoThread::leave(const IoThread* outer) {
   // The I/O thread sleeps on the poll set and timeout it computed before
   // letting go: wake it when those changed or input waits that its
   // descriptors may no longer announce.
-  bool wake_io = rebuild_ || !dropped_.empty() || (!timers_.empty() && timers_.front().due < sleep_due_);
+  bool wake_io = rebuild_ || !dropped_.empty() || !posted_.empty() ||
+                 (!timers_.empty() && timers_.front().due < sleep_due_);
   auto look = [&](Inbound& in) {
     if (!in || !in.check) return;
     try {
@@ -315,6 +321,91 @@ bool IoThread::receive_checked() {
     if (!left) break;
   }
   return left;
+}
+
+void IoThread::poll_set(std::vector<pollfd>& items, std::vector<Inbound*>& sockets) {
+  auto add = [&](Inbound& in) {
+    items.push_back({in.fd, POLLIN, 0});
+    sockets.push_back(&in);
+  };
+  if (router_) add(router_);
+  if (sub_) add(sub_);
+  for (auto& [ep, in] : dealers_) add(in);
+}
+
+namespace {
+/// One eventfd per waiting thread, closed when the thread ends.
+struct WaiterFd {
+  int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  ~WaiterFd() {
+    if (fd >= 0) close(fd);
+  }
+};
+
+int ms_until(std::chrono::steady_clock::time_point deadline) {
+  if (deadline == std::chrono::steady_clock::time_point::max()) return -1;
+  auto ms = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+  return static_cast<int>(std::clamp<int64_t>(ms, 0, 1 << 30));
+}
+}  // namespace
+
+bool IoThread::drive(const std::weak_ptr<IoThread>& weak, std::chrono::steady_clock::time_point deadline,
+                     const std::function<bool(int)>& arm) {
+  if (current_ != nullptr) return false;  // the I/O thread, or inside try_run: not a place to wait
+  static thread_local WaiterFd waiter;
+  if (waiter.fd < 0) return false;
+  if (arm(waiter.fd)) return true;
+  std::vector<pollfd> items;
+  std::vector<Inbound*> sockets;
+  for (;;) {
+    items.clear();
+    sockets.clear();
+    items.push_back({waiter.fd, POLLIN, 0});
+    // Poll the sockets only while they are free now (the I/O thread sleeps)
+    // and the IoThread lives; else wait for set() to write the eventfd.
+    std::shared_ptr<IoThread> io = weak.lock();
+    if (io && io->enter()) {
+      io->poll_set(items, sockets);  // the set changes only under own_
+      {
+        std::lock_guard lock(io->drivers_mutex_);
+        io->driver_fds_.push_back(waiter.fd);
+      }
+      io->leave(nullptr);
+    } else {
+      io.reset();
+    }
+    const int n = poll(items.data(), items.size(), ms_until(deadline));
+    if (n < 0 && errno != EINTR) return false;
+    if (n > 0 && items[0].revents != 0) {
+      eventfd_t v;
+      eventfd_read(waiter.fd, &v);
+    }
+    if (io) {
+      {
+        std::lock_guard lock(io->drivers_mutex_);
+        std::erase(io->driver_fds_, waiter.fd);
+      }
+      bool fired = false;
+      for (std::size_t i = 1; n > 0 && i < items.size(); ++i) fired = fired || items[i].revents != 0;
+      // The I/O thread woke on the same descriptors and waits for own_ (or
+      // got it first, then enter() fails and set() writes the eventfd).
+      if (fired && io->enter()) {
+        // Looked up again: the I/O thread may have dropped a dealer meanwhile.
+        std::vector<pollfd> now_items;
+        std::vector<Inbound*> now_sockets;
+        io->poll_set(now_items, now_sockets);
+        for (std::size_t i = 1; i < items.size(); ++i) {
+          if (items[i].revents == 0) continue;
+          for (std::size_t j = 0; j < now_items.size(); ++j)
+            if (now_items[j].fd == items[i].fd) now_sockets[j]->check = true;
+        }
+        io->receive_checked();
+        io->leave(nullptr);
+      }
+    }
+    if (arm(waiter.fd)) return true;
+    if (n == 0 && std::chrono::steady_clock::now() >= deadline) return false;
+  }
 }
 
 void IoThread::run() {

@@ -19,11 +19,20 @@
 // with try_run() and send itself instead of waking the I/O thread: on an idle
 // machine each wake-up costs about as much as a raw loopback hop, and a call
 // crosses four of them. The mutex is the full memory barrier ZeroMQ asks for
-// when a socket changes threads. Input is received and its handlers run
-// (futures completed) on the I/O thread only; try_run leaves the sockets as
-// the sleeping thread expects them (ZMQ_EVENTS looked at on each socket it
-// touched) and wakes it when there is input or its poll set or timeout
-// changed.
+// when a socket changes threads. try_run only sends; it leaves the sockets
+// as the sleeping thread expects them (ZMQ_EVENTS looked at on each socket it
+// touched) and wakes it when there is input, posted work, or its poll set or
+// timeout changed.
+//
+// A thread waiting for a reply (Future::get on a call) also polls the
+// sockets' descriptors, beside an eventfd of its own, while the I/O thread
+// sleeps (drive()): when the reply arrives, whichever of the two gets own_
+// first receives and handles the input; the waiter is then woken by the
+// reply itself instead of by the I/O thread, or by its eventfd when the I/O
+// thread got there first. So futures are completed, and their callbacks run,
+// on the I/O thread or on a thread that waits on a call's future; request
+// and event handlers likewise; none of them may block. Methods still run on
+// the executor only, and posted work and timers on the I/O thread only.
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -33,6 +42,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <poll.h>
 
 #include <zmq.hpp>
 
@@ -50,7 +61,7 @@ struct IoStats {
   std::atomic<uint64_t> send_failures{0};  ///< high-water mark reached or peer gone
 };
 
-class IoThread {
+class IoThread : public std::enable_shared_from_this<IoThread> {
  public:
   struct Options {
     std::string bind;          ///< ROUTER endpoint to bind, e.g. "tcp://127.0.0.1:*"; empty = none
@@ -105,6 +116,15 @@ class IoThread {
     return true;
   }
 
+  /// Waits until arm(fd) returns true (see SharedState::driver) or `deadline`,
+  /// receiving and handling input on this thread while the I/O thread sleeps:
+  /// the waiter of a reply is woken by the reply itself rather than by the
+  /// I/O thread. Returns false on timeout, or at once on the I/O thread or
+  /// when `io` is gone (the caller then waits as usual). Holds `io` only
+  /// while polling its sockets; stop() wakes such waiters. Thread-safe.
+  static bool drive(const std::weak_ptr<IoThread>& io, std::chrono::steady_clock::time_point deadline,
+                    const std::function<bool(int)>& arm);
+
   /// The bound ROUTER endpoint with its real port ("tcp://127.0.0.1:40123").
   [[nodiscard]] const std::string& endpoint() const { return endpoint_; }
   [[nodiscard]] const std::string& publish_endpoint() const { return publish_endpoint_; }
@@ -157,6 +177,7 @@ class IoThread {
   bool send_frames(zmq::socket_t& s, Frames& frames, const std::string* routing);
   void receive_all(Inbound& in, int kind, const std::string& endpoint);
   bool receive_checked();  // true when some socket still needs a look
+  void poll_set(std::vector<pollfd>& items, std::vector<Inbound*>& sockets);  // the sockets' fds
   static void set_fd(Inbound& in);
 
   std::shared_ptr<zmq::context_t> context_;
@@ -181,6 +202,8 @@ class IoThread {
   std::atomic<bool> started_{false};
   std::atomic<bool> wake_pending_{false};
   std::mutex own_;  // held by whoever uses the sockets now (see the top of this file)
+  std::mutex drivers_mutex_;
+  std::vector<int> driver_fds_;  // eventfds of the threads polling the sockets in drive(); stop() writes them
   static inline thread_local const IoThread* current_ = nullptr;  // what this thread owns now
   bool rebuild_ = false;  // the poll set changed (a socket or fd added or removed)
   std::chrono::steady_clock::time_point sleep_due_;  // the first timer when the thread went to sleep

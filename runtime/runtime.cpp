@@ -17,7 +17,7 @@ Runtime::Runtime(Options options) : options_(std::move(options)) {
   io.bind = options_.bind;
   io.publish_bind = options_.publish_bind;
   io.max_frame_bytes = static_cast<int64_t>(options_.limits.max_message_bytes);
-  io_ = std::make_unique<IoThread>(context_, io);
+  io_ = std::make_shared<IoThread>(context_, io);
   executor_ = std::make_unique<Executor>(options_.max_queue);
   client_ = std::make_unique<Client>(*io_, options_.scheduler, options_.self);
   server_ = std::make_unique<Server>(*io_, *executor_, options_.self, options_.limits);

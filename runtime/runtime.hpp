@@ -51,7 +51,7 @@ class Runtime {
  private:
   Options options_;
   std::shared_ptr<zmq::context_t> context_;
-  std::unique_ptr<IoThread> io_;
+  std::shared_ptr<IoThread> io_;  // shared: a thread waiting on a call (IoThread::drive) may hold it a moment longer
   std::unique_ptr<Executor> executor_;
   std::unique_ptr<Client> client_;
   std::unique_ptr<Server> server_;

@@ -3,7 +3,11 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <future>
+#include <map>
+#include <mutex>
+#include <thread>
 
 #include <zmq_addon.hpp>
 
@@ -149,4 +153,83 @@ TEST_CASE("a call from an incarnation known to be replaced is fenced off") {
   CHECK(p.server.server().stats().stale_rejected.load() == 1);
   CHECK(send_as(1) == Errc::ok);  // its successor is served
   CHECK(runs == 1);
+}
+
+// Callers send from their own thread when the I/O thread sleeps (try_run) and
+// receive their replies themselves while they wait (drive): many threads at
+// once must still each get their own answers, in their order.
+TEST_CASE("callers on several threads, sending and receiving themselves, get their own replies in order") {
+  Pair p("tcp://127.0.0.1:*", /*max_queue=*/1000);
+  std::mutex mutex;
+  std::map<int, std::vector<int>> seen;  // caller -> sequence numbers in arrival order
+  p.server.server().add("echo", [&](const troupe::Message& m, const troupe::Responder& r) {
+    auto args = m.body_as<std::tuple<int>>();
+    const int x = std::get<0>(args.value());
+    {
+      std::lock_guard lock(mutex);
+      seen[x / 100000].push_back(x % 100000);
+    }
+    r.reply(x);
+  });
+  p.server.start();
+  p.client.start();
+  constexpr int kThreads = 4, kCalls = 300;
+  std::atomic<int> wrong{0}, failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kCalls; ++i) {
+        const int x = t * 100000 + i;
+        // Every third call pipelines two, the others wait for each reply.
+        auto st = p.client.client().call(p.server.io().endpoint(), "echo", call_frames("echo", x), {5s, false});
+        std::shared_ptr<troupe::CallState> second;
+        if (i % 3 == 0 && i + 1 < kCalls) {
+          ++i;
+          second = p.client.client().call(p.server.io().endpoint(), "echo", call_frames("echo", x + 1), {5s, false});
+        }
+        auto check = [&](const std::shared_ptr<troupe::CallState>& s, int expected) {
+          if (!s->wait(6s) || !s->result().ok())
+            ++failed;
+          else if (s->result().value().body_as<int>().value() != expected)
+            ++wrong;
+        };
+        check(st, x);
+        if (second) check(second, x + 1);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(failed.load() == 0);
+  CHECK(wrong.load() == 0);
+  std::lock_guard lock(mutex);
+  REQUIRE(seen.size() == kThreads);
+  for (auto& [caller, order] : seen) {
+    CHECK(order.size() == kCalls);
+    CHECK(std::is_sorted(order.begin(), order.end()));
+  }
+}
+
+TEST_CASE("a waiter that receives for itself still honours its timeout and then callbacks still run") {
+  Pair p("tcp://127.0.0.1:*");
+  std::promise<void> release;
+  auto gate = release.get_future().share();
+  p.server.server().add("slow", [gate](const troupe::Message&, const troupe::Responder& r) {
+    gate.wait();
+    r.reply(7);
+  });
+  p.server.start();
+  p.client.start();
+  auto st = p.client.client().call(p.server.io().endpoint(), "slow", call_frames("slow", 0), {5s, false});
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK_FALSE(st->wait(100ms));
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  CHECK(waited >= 100ms);
+  CHECK(waited < 2s);
+  std::promise<int> called;
+  st->add_callback([&](const troupe::Result<troupe::Message>& r) { called.set_value(r.value().body_as<int>().value()); });
+  release.set_value();
+  REQUIRE(st->wait(4s));
+  auto value = called.get_future();
+  REQUIRE(value.wait_for(3s) == std::future_status::ready);
+  CHECK(value.get() == 7);
 }
