@@ -180,6 +180,10 @@ void Worker::on_start_actor(const Message& m, const Responder& r) {
     banner << "=== troupe: " << start->class_name << " actor " << start->actor << " incarnation "
            << start->incarnation << " starting ===\n";
   }
+  // PR_SET_PDEATHSIG ties the child to the spawning thread: this runs on the
+  // worker's I/O thread, which lives as long as the worker. (Handlers may also
+  // run on a thread waiting on one of this runtime's call futures, see
+  // io_thread.hpp; the worker never waits on its own calls, so none does.)
   auto child = Child::spawn(spec);
   if (!child.ok()) return r.fail(child.error());
   const ActorId id = start->actor;

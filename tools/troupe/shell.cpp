@@ -591,6 +591,9 @@ char** complete(const char* text, int start, int) {
 }
 
 /// Ctrl-C at the prompt: drop the line and show a fresh prompt, as shells do.
+/// Readline calls it when a read is interrupted by the signal, and before
+/// reading each key (rl_event_hook): a Ctrl-C that came while readline was
+/// busy, not blocked in read(2), is seen there before the next key counts.
 int on_signal_event() {
   if (g_interrupted.exchange(false)) {
     rl_replace_line("", 0);
@@ -625,6 +628,7 @@ int Shell::run() {
   rl_attempted_completion_function = complete;
   rl_completer_word_break_characters = const_cast<char*>(" \t");
   rl_signal_event_hook = on_signal_event;
+  rl_event_hook = on_signal_event;
   const std::string hist = history_path();
   using_history();
   stifle_history(1000);
