@@ -233,3 +233,23 @@ TEST_CASE("a waiter that receives for itself still honours its timeout and then 
   REQUIRE(value.wait_for(3s) == std::future_status::ready);
   CHECK(value.get() == 7);
 }
+
+TEST_CASE("a timer that a handler adds fires without other traffic to wake the I/O thread") {
+  Pair p("tcp://127.0.0.1:*");
+  // Runs on the I/O thread and answers from a timer (as the scheduler's
+  // restart backoff starts an actor later): the thread must not go back to
+  // sleep on a timeout it took before the handler ran.
+  p.server.server().add(
+      "later",
+      [&](const troupe::Message&, const troupe::Responder& r) {
+        p.server.io().post_after(20ms, [r] { r.reply(7); });
+      },
+      false);
+  p.server.start();
+  p.client.start();
+  auto st = p.client.client().call(p.server.io().endpoint(), "later", call_frames("later", 1), {10s, false});
+  // Nothing else reaches the server meanwhile: only the timer can answer.
+  REQUIRE(st->wait(5s));
+  REQUIRE(st->result().ok());
+  CHECK(st->result().value().body_as<int>().value() == 7);
+}
