@@ -438,13 +438,7 @@ void IoThread::run() {
     items.push_back({wake_fd_, POLLIN, 0});
     for (auto& [fd, fn] : fds_) items.push_back({fd, POLLIN, 0});
     const std::size_t first_socket = items.size();
-    auto add = [&](Inbound& in) {
-      items.push_back({in.fd, POLLIN, 0});
-      sockets.push_back(&in);
-    };
-    if (router_) add(router_);
-    if (sub_) add(sub_);
-    for (auto& [ep, in] : dealers_) add(in);
+    poll_set(items, sockets);
     // Sockets added meanwhile by try_run() are pointers into dealers_ that stay
     // valid: only this thread erases (dropped_, at the top of the loop).
     current_ = nullptr;
