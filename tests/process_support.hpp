@@ -59,4 +59,22 @@ inline std::pair<Child, std::string> start_troupe(const std::vector<std::string>
   return {std::move(child.value()), m[1].str()};
 }
 
+/// `troupe scheduler --bind BIND --http-port -1 EXTRA…`, its output in dir/LOG;
+/// returns it and its control endpoint.
+inline std::pair<Child, std::string> start_scheduler(const std::string& dir, const std::vector<std::string>& extra,
+                                                     const std::string& bind = "tcp://127.0.0.1:*",
+                                                     const std::string& log = "scheduler.log") {
+  std::vector<std::string> args{"scheduler", "--bind", bind, "--http-port", "-1"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return start_troupe(args, dir + "/" + log, R"(control (tcp://[0-9.]+:[0-9]+))");
+}
+
+/// `troupe worker` offering `cpus`, logs in dir/NAME and dir/NAME.log, once it
+/// has registered with the scheduler at `endpoint`; returns it and its node id.
+inline std::pair<Child, std::string> start_worker(const std::string& dir, const std::string& name,
+                                                  const std::string& endpoint, const std::string& cpus) {
+  return start_troupe({"worker", "--scheduler", endpoint, "--cpus", cpus, "--log-dir", dir + "/" + name},
+                      dir + "/" + name + ".log", R"(node ([0-9]+) at)");
+}
+
 }  // namespace troupe::testing

@@ -15,7 +15,9 @@ using namespace std::chrono_literals;
 using troupe::testing::eventually;
 using troupe::testing::process_gone;
 using troupe::testing::slurp;
+using troupe::testing::start_scheduler;
 using troupe::testing::start_troupe;
+using troupe::testing::start_worker;
 using troupe::testing::temp_dir;
 
 TEST_CASE("troupe up stops its scheduler, workers and actors on SIGTERM and SIGINT, leaving no process") {
@@ -45,13 +47,9 @@ TEST_CASE("troupe up stops its scheduler, workers and actors on SIGTERM and SIGI
 
 TEST_CASE("a worker that stops heartbeating is declared dead and its actors restart on another worker") {
   const auto dir = temp_dir();
-  auto [sched, endpoint] = start_troupe({"scheduler", "--bind", "tcp://127.0.0.1:*", "--http-port", "-1",
-                                  "--heartbeat-timeout-ms", "1000"},
-                                 dir + "/scheduler.log", R"(control (tcp://[0-9.]+:[0-9]+))");
-  auto [w1, node1] = start_troupe({"worker", "--scheduler", endpoint, "--cpus", "1", "--log-dir", dir + "/w1"},
-                           dir + "/w1.log", R"(node ([0-9]+) at)");
-  auto [w2, node2] = start_troupe({"worker", "--scheduler", endpoint, "--cpus", "1", "--log-dir", dir + "/w2"},
-                           dir + "/w2.log", R"(node ([0-9]+) at)");
+  auto [sched, endpoint] = start_scheduler(dir, {"--heartbeat-timeout-ms", "1000"});
+  auto [w1, node1] = start_worker(dir, "w1", endpoint, "1");
+  auto [w2, node2] = start_worker(dir, "w2", endpoint, "1");
   auto cluster = troupe::Cluster::connect(endpoint);
   auto t = cluster.spawn<Tally>({.name = "survivor", .cpus = 1, .max_restarts = 3}, 7);
   REQUIRE(t.call(&Tally::add, 1).get(10s) == 8);
@@ -97,11 +95,9 @@ TEST_CASE("a worker that stops heartbeating is declared dead and its actors rest
 TEST_CASE("a scheduler killed with SIGKILL and started again on its journal keeps the cluster running") {
   const auto dir = temp_dir();
   const std::string journal = dir + "/journal";
-  auto [sched, endpoint] = start_troupe({"scheduler", "--bind", "tcp://127.0.0.1:*", "--http-port", "-1", "--journal",
-                                  journal, "--heartbeat-timeout-ms", "2000"},
-                                 dir + "/scheduler.log", R"(control (tcp://[0-9.]+:[0-9]+))");
-  auto [worker, node] = start_troupe({"worker", "--scheduler", endpoint, "--cpus", "2", "--log-dir", dir + "/w"},
-                              dir + "/w.log", R"(node ([0-9]+) at)");
+  const std::vector<std::string> flags{"--journal", journal, "--heartbeat-timeout-ms", "2000"};
+  auto [sched, endpoint] = start_scheduler(dir, flags);
+  auto [worker, node] = start_worker(dir, "w", endpoint, "2");
   auto cluster = troupe::Cluster::connect(endpoint);
   auto t = cluster.spawn<Tally>({.name = "keeper", .max_restarts = 2}, 10);
   REQUIRE(t.call(&Tally::add, 5).get(10s) == 15);
@@ -113,9 +109,7 @@ TEST_CASE("a scheduler killed with SIGKILL and started again on its journal keep
   CHECK(t.call(&Tally::add, 1).get(10s) == 16);
 
   // Same control port, same journal: the events port comes back from the journal.
-  auto [again, endpoint2] = start_troupe({"scheduler", "--bind", endpoint, "--http-port", "-1", "--journal", journal,
-                                   "--heartbeat-timeout-ms", "2000"},
-                                  dir + "/scheduler2.log", R"(control (tcp://[0-9.]+:[0-9]+))");
+  auto [again, endpoint2] = start_scheduler(dir, flags, endpoint, "scheduler2.log");
   CHECK(endpoint2 == endpoint);
   CHECK(slurp(dir + "/scheduler2.log").find("recovered 1 node(s) and 1 actor(s)") != std::string::npos);
   auto info = cluster.lookup("keeper");
@@ -148,12 +142,9 @@ TEST_CASE("a scheduler killed with SIGKILL and started again on its journal keep
 
 TEST_CASE("restart delays double per restart and start again from the first after a healthy run") {
   const auto dir = temp_dir();
-  auto [sched, endpoint] = start_troupe({"scheduler", "--bind", "tcp://127.0.0.1:*", "--http-port", "-1",
-                                         "--restart-backoff-ms", "400", "--restart-backoff-max-ms", "10000",
-                                         "--restart-backoff-reset-ms", "2000"},
-                                        dir + "/scheduler.log", R"(control (tcp://[0-9.]+:[0-9]+))");
-  auto [worker, node] = start_troupe({"worker", "--scheduler", endpoint, "--cpus", "1", "--log-dir", dir + "/w"},
-                                     dir + "/w.log", R"(node ([0-9]+) at)");
+  auto [sched, endpoint] = start_scheduler(
+      dir, {"--restart-backoff-ms", "400", "--restart-backoff-max-ms", "10000", "--restart-backoff-reset-ms", "2000"});
+  auto [worker, node] = start_worker(dir, "w", endpoint, "1");
   auto cluster = troupe::Cluster::connect(endpoint);
   auto t = cluster.spawn<Tally>({.name = "flaky", .max_restarts = 10}, 0);
   REQUIRE(t.call(&Tally::add, 1).get(10s) == 1);

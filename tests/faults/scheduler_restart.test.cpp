@@ -21,7 +21,8 @@ using namespace std::chrono_literals;
 using namespace troupe;
 using troupe::testing::eventually;
 using troupe::testing::slurp;
-using troupe::testing::start_troupe;
+using troupe::testing::start_scheduler;
+using troupe::testing::start_worker;
 using troupe::testing::temp_dir;
 
 namespace {
@@ -67,11 +68,9 @@ TEST_CASE("a training job survives its scheduler being SIGKILLed and restarted o
   (void)troupe::testing::exit_77_without_fmnist();
   const auto dir = temp_dir();
   const std::string journal = dir + "/journal";
-  const std::vector<std::string> sched_args{"scheduler", "--bind", "tcp://127.0.0.1:*", "--http-port", "-1",
-                                            "--journal", journal, "--heartbeat-timeout-ms", "3000"};
-  auto [sched, endpoint] = start_troupe(sched_args, dir + "/scheduler.log", R"(control (tcp://[0-9.]+:[0-9]+))");
-  auto [worker, node] = start_troupe({"worker", "--scheduler", endpoint, "--cpus", "6", "--log-dir", dir + "/w"},
-                                     dir + "/worker.log", R"(node ([0-9]+) at)");
+  const std::vector<std::string> flags{"--journal", journal, "--heartbeat-timeout-ms", "3000"};
+  auto [sched, endpoint] = start_scheduler(dir, flags);
+  auto [worker, node] = start_worker(dir, "w", endpoint, "6");
   // Long enough that the kills below land mid-training on a loaded machine.
   const std::string config = write_config(dir, 10);
   SpawnSpec ts;
@@ -120,9 +119,7 @@ TEST_CASE("a training job survives its scheduler being SIGKILLed and restarted o
   CHECK_FALSE(train.try_reap().has_value());  // the driver waits for its scheduler, it does not fail
 
   // Back on the same control port and journal.
-  auto [again, endpoint2] = start_troupe(
-      {"scheduler", "--bind", endpoint, "--http-port", "-1", "--journal", journal, "--heartbeat-timeout-ms", "3000"},
-      dir + "/scheduler2.log", R"(control (tcp://[0-9.]+:[0-9]+))");
+  auto [again, endpoint2] = start_scheduler(dir, flags, endpoint, "scheduler2.log");
   CHECK(endpoint2 == endpoint);
   CHECK(slurp(dir + "/scheduler2.log").find("recovered 1 node(s)") != std::string::npos);
   // The same actors: same ids, processes, incarnations and death history.
