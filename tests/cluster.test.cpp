@@ -6,6 +6,7 @@
 #include <zmq_addon.hpp>
 
 #include "runtime/cluster.hpp"
+#include "runtime/runtime.hpp"
 #include "tests/actors/test_actors.hpp"
 #include "tests/test_support.hpp"
 
@@ -310,4 +311,55 @@ TEST_CASE("a training job's reports reach the scheduler's state, history appende
   REQUIRE(s->jobs[0].history.size() == 2);
   CHECK(s->jobs[0].history[0].step == 1);
   CHECK(s->jobs[0].history[1].accuracy == doctest::Approx(0.5));
+}
+
+TEST_CASE("a worker serves an actor's log in chunks from an offset and refuses bad requests") {
+  auto cluster = two_workers();
+  auto t = cluster.spawn<Tally>({.name = "chatty"}, 0);
+  REQUIRE(t.call(&Tally::add, 1).get(10s) == 1);
+  const auto a = info_of(cluster, t.id());
+  auto s = cluster.state();
+  REQUIRE(s.ok());
+  std::string worker;
+  for (const auto& n : s->nodes)
+    if (n.id == a.node) worker = n.endpoint;
+  REQUIRE(!worker.empty());
+  troupe::Runtime rt({});
+  rt.start();
+  auto ask = [&](int64_t offset, int64_t max_bytes) {
+    return rt.client().ask<troupe::LogChunk>(worker, "log_chunk", troupe::LogChunkRequest{t.id(), offset, max_bytes},
+                                             5s);
+  };
+  auto all = ask(0, 1 << 20);
+  REQUIRE(all.ok());
+  CHECK(all->text.find("serving at") != std::string::npos);
+  CHECK(all->end == all->size);
+  // From an offset, at most max_bytes: the pieces put together are the whole.
+  std::string pieces;
+  for (int64_t off = 0; off < all->size;) {
+    auto c = ask(off, 7);
+    REQUIRE(c.ok());
+    CHECK(c->offset == off);
+    CHECK(c->text.size() <= 7u);
+    pieces += c->text;
+    off = c->end;
+  }
+  CHECK(pieces.substr(0, all->text.size()) == all->text);
+  // Past the end (a new, shorter file): from its start, and it says so.
+  auto past = ask(all->size + 1000, 1 << 20);
+  REQUIRE(past.ok());
+  CHECK(past->offset == 0);
+  CHECK(past->text.rfind(all->text.substr(0, 10), 0) == 0);
+  // Bad requests are errors, and the worker keeps serving.
+  auto neg = ask(-1, 10);
+  REQUIRE_FALSE(neg.ok());
+  CHECK(neg.error().code == Errc::invalid_argument);
+  auto zero = ask(0, 0);
+  REQUIRE_FALSE(zero.ok());
+  CHECK(zero.error().code == Errc::invalid_argument);
+  auto unknown = rt.client().ask<troupe::LogChunk>(worker, "log_chunk", troupe::LogChunkRequest{999999, 0, 10}, 5s);
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error().code == Errc::not_found);
+  CHECK(ask(0, 1 << 20).ok());
+  rt.stop();
 }

@@ -107,10 +107,10 @@ Result<std::string> Inspector::logs(const ActorInfo& actor, int64_t lines) {
   return ask<std::string>(*node, "the worker", "logs", LogRequest{actor.id, lines}, timeout_);
 }
 
-Result<LogChunk> Inspector::log_chunk(const ActorInfo& actor, int64_t offset) {
+Result<LogChunk> Inspector::log_chunk(const ActorInfo& actor, int64_t offset, int64_t max_bytes) {
   auto node = node_endpoint(actor);
   if (!node.ok()) return node.error();
-  return ask<LogChunk>(*node, "the worker", "log_chunk", LogChunkRequest{actor.id, offset}, timeout_);
+  return ask<LogChunk>(*node, "the worker", "log_chunk", LogChunkRequest{actor.id, offset, max_bytes}, timeout_);
 }
 
 Result<void> Inspector::follow_logs(const std::string& name_or_id, int64_t lines,
@@ -118,7 +118,7 @@ Result<void> Inspector::follow_logs(const std::string& name_or_id, int64_t lines
                                     const std::function<bool()>& stop) {
   auto info = resolve(name_or_id);
   if (!info.ok()) return info.error();
-  auto start = log_chunk(*info, 0);  // where the file ends now
+  auto start = log_chunk(*info, 0, 1);  // only its size: where the file ends now
   if (!start.ok()) return start.error();
   auto tail = logs(*info, lines);
   if (!tail.ok()) return tail.error();

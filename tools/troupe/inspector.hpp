@@ -36,8 +36,8 @@ class Inspector {
   [[nodiscard]] Result<void> kill(const std::string& name_or_id, bool restart);
   /// The last `lines` lines (0: all) of the actor's log, from its node's worker.
   [[nodiscard]] Result<std::string> logs(const ActorInfo& actor, int64_t lines);
-  /// The bytes of the actor's log from `offset` on (see LogChunk).
-  [[nodiscard]] Result<LogChunk> log_chunk(const ActorInfo& actor, int64_t offset);
+  /// At most `max_bytes` of the actor's log from `offset` on (see LogChunk).
+  [[nodiscard]] Result<LogChunk> log_chunk(const ActorInfo& actor, int64_t offset, int64_t max_bytes = 1 << 20);
   /// Prints the last `lines` lines of the actor's log through `out`, then what
   /// is added to it, checking twice a second until `stop()` is true; when the
   /// actor is restarted on another node (another file) a header line says so
