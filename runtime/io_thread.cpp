@@ -415,13 +415,11 @@ void IoThread::run() {
   current_ = this;
   while (!stopping_.load()) {
     drain_posted();
-    (void)run_due_timers();
-    if (stopping_.load()) break;
     const bool left = receive_checked();
     for (auto& ep : dropped_) dealers_.erase(ep);
     dropped_.clear();
-    // After the handlers, which may have added timers (a restart's backoff):
-    // a timeout taken before them would sleep past those.
+    // After the handlers, which may add timers (a restart's backoff): a
+    // timeout taken before them would sleep past those.
     int timeout = run_due_timers();
     if (stopping_.load()) break;
     // Handlers may have posted (to this thread) or left a socket unfinished.
