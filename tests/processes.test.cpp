@@ -183,3 +183,21 @@ TEST_CASE("restart delays double per restart and start again from the first afte
   sched.signal(SIGTERM);
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("troupe scheduler refuses a negative restart delay with one error line") {
+  const auto dir = temp_dir();
+  troupe::SpawnSpec spec;
+  spec.exe = troupe::find_troupe_binary();
+  spec.args = {"scheduler", "--bind", "tcp://127.0.0.1:*", "--http-port", "-1", "--restart-backoff-ms", "-5"};
+  spec.log_path = dir + "/scheduler.log";
+  auto child = troupe::Child::spawn(spec);
+  REQUIRE(child.ok());
+  std::optional<troupe::ExitStatus> rc;
+  REQUIRE(eventually([&] { return (rc = child->try_reap()).has_value(); }, 10s));
+  CHECK(rc->exit_code != 0);
+  const std::string out = slurp(dir + "/scheduler.log");
+  INFO(out);
+  CHECK(out.find("--restart-backoff-ms") != std::string::npos);
+  CHECK(out.find("control") == std::string::npos);  // it never started
+  std::filesystem::remove_all(dir);
+}
