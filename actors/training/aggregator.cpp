@@ -5,6 +5,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "actors/training/sampler.hpp"
 #include "kernels/cpu/blas1.hpp"
 #include "kernels/cpu/threads.hpp"
 #include "runtime/actor_context.hpp"
@@ -16,6 +17,10 @@ namespace troupe::train {
 namespace {
 int64_t micros_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t).count();
+}
+int64_t system_micros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 }  // namespace
 
@@ -34,6 +39,7 @@ Aggregator::Aggregator(JobSpec job, int shard)
   epochs_total_ = static_cast<int>((job_.total_steps + job_.steps_per_epoch - 1) / job_.steps_per_epoch);
   stats_.begin = begin_;
   stats_.end = end_;
+  if (shard == 0) ledger_.emplace(job_);
   reset_to_initial();
   restore();
   publish();
@@ -54,6 +60,8 @@ void Aggregator::reset_to_initial() {
   }
   next_epoch_ = 0;
   epoch_acc_.clear();
+  finish_at_ = -1;
+  if (ledger_) ledger_ = BatchLedger(job_);
 }
 
 namespace {
@@ -131,6 +139,10 @@ void Aggregator::load(ShardCheckpoint c) {
   next_epoch_ = c.next_epoch;
   epoch_acc_.clear();
   epoch_acc_[next_epoch_] = EpochAcc{c.epoch_loss_sum, c.epoch_samples, c.epoch_correct};
+  finish_at_ = -1;
+  if (ledger_ && !ledger_->load(c.ledger))
+    throw std::runtime_error("checkpoint of shard 0 at version " + std::to_string(c.version) +
+                             " holds a batch ledger that does not fit this job");
 }
 
 void Aggregator::learn_membership() {
@@ -172,6 +184,7 @@ Result<void> Aggregator::write_checkpoint_now() {
     c.slot_actor.push_back(s.actor);
     c.slot_incarnation.push_back(s.incarnation);
   }
+  if (ledger_) c.ledger = ledger_->save();
   c.params = params_;
   c.m.assign(adam_.m().begin(), adam_.m().end());
   c.v.assign(adam_.v().begin(), adam_.v().end());
@@ -217,6 +230,7 @@ void Aggregator::adopt(Slot& s, std::size_t slot, ActorId actor, Incarnation inc
   }
   s.actor = actor;
   s.incarnation = inc;
+  if (ledger_) ledger_->release(static_cast<int>(slot));  // the old incarnation's batch is handed out again
 }
 
 JoinReply Aggregator::join_reply(const Slot& s) const {
@@ -272,6 +286,7 @@ JoinReply Aggregator::rollback(RollbackRequest r) {
   timeline_ = r.timeline;
   restored_ = false;
   for (auto& p : pending_) p.reset();
+  if (ledger_) ledger_->release_all();  // their pushes are gone with the pulls failed below
   for (auto& s : slots_) {
     s.joined_at = version_;
     if (lockstep()) s.next_step = version_;
@@ -286,14 +301,55 @@ JoinReply Aggregator::rollback(RollbackRequest r) {
 }
 
 bool Aggregator::finished() const {
-  if (lockstep()) return version_ >= job_.total_steps;
-  bool any = false;
-  for (const auto& s : slots_) {
-    if (!s.alive) continue;
-    any = true;
-    if (s.next_step < job_.total_steps) return false;
-  }
-  return any;
+  if (ledger_) return ledger_->finished();
+  // Told by a trainer (finish()). Lockstep shards share shard 0's versions: the
+  // run ends once this one has applied the last step too.
+  return finish_at_ >= 0 && (!lockstep() || version_ >= finish_at_);
+}
+
+bool Aggregator::finish(int64_t version) {
+  if (ledger_ || finish_at_ >= 0) return finished();
+  finish_at_ = version;
+  check_epochs();
+  answer_pulls();
+  return finished();
+}
+
+std::vector<EpochLedger> Aggregator::ledger() {
+  if (!ledger_) return {};
+  std::vector<EpochLedger> out = ledger_->closed();
+  if (!ledger_->finished()) out.push_back(ledger_->open());
+  return out;
+}
+
+Weights Aggregator::weights_for(int slot) {
+  Weights w{version_, published_, {}, next_epoch_, finished()};
+  if (ledger_ && slot >= 0) w.batch = ledger_->assign(slot);
+  return w;
+}
+
+BatchId Aggregator::batch_of(const PushRequest& r) {
+  // An older sender names neither batch nor epoch: it trains the batch handed
+  // to its slot, as a pull would have handed it.
+  if (r.batch.valid() || r.epoch >= 0 || !ledger_) return r.batch;
+  return ledger_->assign(r.slot);
+}
+
+bool Aggregator::handed_out(const PushRequest& r) {
+  if (!ledger_ || (!r.batch.valid() && r.epoch < 0)) return true;
+  if (!(r.batch == ledger_->assigned(r.slot))) return false;
+  const int64_t n = r.batch.valid() ? batch_samples(job_, r.batch.slot, r.batch.step) : 0;
+  if (r.samples != n)
+    throw Exception(Error(Errc::invalid_argument, "slot " + std::to_string(r.slot) + ": batch (" +
+                                                      std::to_string(r.batch.slot) + ", " +
+                                                      std::to_string(r.batch.step) + ") has " + std::to_string(n) +
+                                                      " samples, the push says " + std::to_string(r.samples)));
+  return true;
+}
+
+int Aggregator::epoch_of(const PushRequest& r, BatchId b) const {
+  if (b.valid()) return static_cast<int>(b.step / job_.steps_per_epoch);
+  return r.epoch >= 0 ? r.epoch : next_epoch_;
 }
 
 bool Aggregator::pull_ready(const PullRequest& r) const {
@@ -301,12 +357,14 @@ bool Aggregator::pull_ready(const PullRequest& r) const {
   switch (job_.mode) {
     case Consistency::sync:
     case Consistency::backup: return version_ >= r.min_version;
-    case Consistency::async: return true;
+    // Each push is applied alone: a trainer waits until there is a batch to
+    // hand it (lockstep trainers idle a step instead, as the step needs them).
+    case Consistency::async: return !ledger_ || ledger_->can_assign(r.slot);
     case Consistency::ssp: {
       int64_t slowest = INT64_MAX;
       for (const auto& s : slots_)
         if (s.alive) slowest = std::min(slowest, s.next_step);
-      return slowest == INT64_MAX || r.step - slowest <= job_.staleness;
+      return (slowest == INT64_MAX || r.step - slowest <= job_.staleness) && (!ledger_ || ledger_->can_assign(r.slot));
     }
   }
   return true;
@@ -315,7 +373,7 @@ bool Aggregator::pull_ready(const PullRequest& r) const {
 Deferred<Weights> Aggregator::pull(PullRequest r) {
   Deferred<Weights> d;
   if (r.slot == -1) {  // an observer (evaluation): the current weights, now
-    d.resolve(Weights{version_, published_});
+    d.resolve(weights_for(-1));
     return d;
   }
   if (r.slot < 0 || r.slot >= job_.trainers) throw std::invalid_argument("slot out of range");
@@ -326,7 +384,7 @@ Deferred<Weights> Aggregator::pull(PullRequest r) {
     return d;
   }
   if (pull_ready(r)) {
-    d.resolve(Weights{version_, published_});
+    d.resolve(weights_for(r.slot));
     return d;
   }
   // One outstanding pull per slot: a newer one replaces an abandoned older one.
@@ -342,7 +400,7 @@ Deferred<Weights> Aggregator::pull(PullRequest r) {
 void Aggregator::answer_pulls() {
   std::erase_if(pulls_, [&](const PendingPull& p) {
     if (!pull_ready(p.req)) return false;
-    p.reply.resolve(Weights{version_, published_});
+    p.reply.resolve(weights_for(p.req.slot));
     return true;
   });
 }
@@ -381,10 +439,19 @@ PushReply Aggregator::push(PushRequest r) {
     s.joined_at = version_ + 1;
   }
   Partial& p = pending_[i];
+  // Other shards learn from the pushes where shard 0's epochs end: a push
+  // computed in a later epoch than this shard's open one means the epochs
+  // before it closed at this version (lockstep; ssp/async: about here).
+  if (!ledger_ && r.epoch > next_epoch_ && (!lockstep() || r.version == version_)) {
+    while (next_epoch_ < std::min(r.epoch, epochs_total_)) close_epoch(EpochLedger{next_epoch_});
+  }
   if (lockstep()) {
     if (r.version != version_) {
       ++stats_.stale;  // a straggler in backup mode, or a push for a version a restored shard has not reached
       reply.status = r.version < version_ ? PushReply::dropped : PushReply::stale;
+    } else if (!handed_out(r)) {
+      ++stats_.stale;  // not the batch shard 0 handed this trainer (it was handed out again): pull again
+      reply.status = PushReply::rejoin;
     } else {
       reply.status = add_bucket(i, r);
       if (reply.status == PushReply::accepted && complete(p)) try_complete();
@@ -395,6 +462,9 @@ PushReply Aggregator::push(PushRequest r) {
   } else if (p.active && r.step < p.step) {
     ++stats_.stale;  // a bucket of a step this slot has moved past without finishing
     reply.status = PushReply::dropped;
+  } else if (!handed_out(r)) {
+    ++stats_.stale;
+    reply.status = PushReply::rejoin;
   } else {
     if (p.active && r.step > p.step) p.reset();  // the older step never completed: it is not applied
     reply.status = add_bucket(i, r);
@@ -441,6 +511,11 @@ PushReply::Status Aggregator::add_bucket(std::size_t slot, PushRequest& r) {
   const bool has_last = r.last || (p.active && p.has_last);
   if (!has_last && (p.active ? p.covered : 0) + count == size)
     throw bad("completes the slice but no bucket of the step is flagged last");
+  const BatchId batch = batch_of(r);
+  if (p.active && !(batch == p.batch))
+    throw bad("names batch (" + std::to_string(batch.slot) + ", " + std::to_string(batch.step) +
+              "), the step's earlier buckets (" + std::to_string(p.batch.slot) + ", " + std::to_string(p.batch.step) +
+              ")");
   if (!p.active) {
     p.active = true;
     p.actor = r.actor;
@@ -448,6 +523,8 @@ PushReply::Status Aggregator::add_bucket(std::size_t slot, PushRequest& r) {
     p.version = r.version;
     p.step = r.step;
     p.samples = r.samples;
+    p.batch = batch;
+    p.epoch = epoch_of(r, batch);
   }
   p.buckets.emplace(r.offset, std::move(r.grad));  // zero-copy: the frame it arrived in
   p.covered += count;
@@ -461,7 +538,8 @@ PushReply::Status Aggregator::add_bucket(std::size_t slot, PushRequest& r) {
 
 Aggregator::Contribution Aggregator::contribution(std::size_t slot) const {
   const Partial& p = pending_[slot];
-  return {static_cast<int>(slot), p.incarnation, p.step, p.samples, p.loss_sum, p.correct, &p.buckets};
+  return {static_cast<int>(slot), p.incarnation, p.step, p.samples, p.loss_sum, p.correct, p.batch, p.epoch,
+          &p.buckets};
 }
 
 void Aggregator::try_complete() {
@@ -483,6 +561,7 @@ void Aggregator::try_complete() {
     if (complete(pending_[i])) pushes.push_back(contribution(i));
   apply(pushes);
   for (auto& p : pending_) p.reset();  // backup mode: a straggler's partial push is dropped with the step
+  if (ledger_) ledger_->release_all();  // ... and its batch is handed out again
   for (auto& s : slots_) s.next_step = version_;
   after_version();
 }
@@ -521,8 +600,11 @@ void Aggregator::apply(const std::vector<Contribution>& pushes) {
   }
   ++version_;
   publish();
+  StepContributors sc{version_, micros_since(t0_), {}, system_micros(), {}};
   for (const auto& p : pushes) {
-    EpochAcc& a = epoch_acc_[static_cast<int>(p.step / job_.steps_per_epoch)];
+    if (ledger_ && p.batch.valid()) ledger_->settle(p.slot, p.batch, p.samples);
+    sc.batches.insert(sc.batches.end(), {p.batch.slot, p.batch.step});
+    EpochAcc& a = epoch_acc_[p.epoch];
     a.loss_sum += p.loss_sum;
     a.samples += p.samples;
     a.correct += p.correct;
@@ -531,13 +613,10 @@ void Aggregator::apply(const std::vector<Contribution>& pushes) {
     m.contributors.insert(m.contributors.end(), {p.slot, static_cast<int64_t>(p.incarnation), p.samples});
   }
   stats_.samples += n;
-  StepContributors sc{version_, micros_since(t0_), m.contributors,
-                      std::chrono::duration_cast<std::chrono::microseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count()};
+  sc.contributors = m.contributors;
   for (const auto& p : pushes) slots_[static_cast<std::size_t>(p.slot)].last_version = version_;
   recent_.push_back(std::move(sc));
-  while (recent_.size() > 512) recent_.pop_front();
+  while (recent_.size() > 4096) recent_.pop_front();
   m.version = version_;
   m.samples = n;
   m.apply_us = micros_since(t);
@@ -560,40 +639,26 @@ void Aggregator::after_version() {
   answer_pulls();
 }
 
-int64_t Aggregator::epoch_end(int e) const {
-  return std::min(static_cast<int64_t>(e + 1) * job_.steps_per_epoch, job_.total_steps);
+void Aggregator::check_epochs() {
+  if (ledger_) {
+    while (auto done = ledger_->close_if_done()) close_epoch(*done);
+  } else if (finished()) {
+    while (next_epoch_ < epochs_total_) close_epoch(EpochLedger{next_epoch_});
+  }
 }
 
-void Aggregator::check_epochs() {
-  while (next_epoch_ < epochs_total_) {
-    const int64_t end = epoch_end(next_epoch_);
-    bool reached;
-    if (lockstep()) {
-      reached = version_ >= end;
-    } else {
-      reached = false;
-      for (const auto& s : slots_) {
-        if (!s.alive) continue;
-        reached = true;
-        if (s.next_step < end) {
-          reached = false;
-          break;
-        }
-      }
-    }
-    if (!reached) return;
-    const int e = next_epoch_++;
-    const EpochAcc acc = epoch_acc_[e];
-    epoch_acc_.erase(e);
-    EpochSummary s{e, version_, acc.loss_sum, acc.samples, acc.correct, e == epochs_total_ - 1, published_};
-    snapshots_[e] = s;
-    if (auto it = epoch_waiters_.find(e); it != epoch_waiters_.end()) {
-      for (auto& w : it->second) w.resolve(s);
-      epoch_waiters_.erase(it);
-    }
-    // Keep a few recent snapshots (evaluation may lag an epoch behind).
-    while (snapshots_.size() > 4) snapshots_.erase(snapshots_.begin());
+void Aggregator::close_epoch(const EpochLedger& ledger) {
+  const int e = next_epoch_++;
+  const EpochAcc acc = epoch_acc_[e];
+  epoch_acc_.erase(e);
+  EpochSummary s{e, version_, acc.loss_sum, acc.samples, acc.correct, e == epochs_total_ - 1, published_, ledger};
+  snapshots_[e] = s;
+  if (auto it = epoch_waiters_.find(e); it != epoch_waiters_.end()) {
+    for (auto& w : it->second) w.resolve(s);
+    epoch_waiters_.erase(it);
   }
+  // Keep a few recent snapshots (evaluation may lag an epoch behind).
+  while (snapshots_.size() > 4) snapshots_.erase(snapshots_.begin());
 }
 
 Deferred<EpochSummary> Aggregator::epoch(int e) {
@@ -651,6 +716,7 @@ void Aggregator::member_died(ActorId actor, Incarnation inc) {
       pending_[i].reset();  // no gradient of a dead incarnation is applied, nor its buckets received so far
       ++stats_.discarded;
     }
+    if (ledger_) ledger_->release(static_cast<int>(i));  // its batch goes to a survivor or its replacement
     changed = true;
   }
   if (!changed) return;
@@ -663,4 +729,4 @@ void Aggregator::member_died(ActorId actor, Incarnation inc) {
 }  // namespace troupe::train
 
 TROUPE_ACTOR(troupe::train::Aggregator, join, rollback, pull, push, epoch, progress, metrics, checkpoint, stats,
-             member_died);
+             member_died, finish, ledger);

@@ -23,6 +23,16 @@
 // backward, and sends them once); the other shards receive zeros, so their
 // EpochSummary and StepMetric loss figures are zero. Read shard 0's.
 //
+// Work (batch_ledger.hpp): shard 0 keeps the batch ledger. Its pull replies
+// hand each trainer the batch to train next; a step's applied pushes settle
+// their batches; a dead trainer's batch, or one whose push a step dropped, is
+// handed out again; an epoch closes when every batch of it is settled, so its
+// length in steps grows by what faults cost and nothing is skipped. The other
+// shards learn where epochs end from the pushes (each names shard 0's open
+// epoch) and learn the end of the run from finish(). Pushes name their batch;
+// shard 0 refuses one that names a batch it did not hand that trainer (the
+// trainer joins again) or a sample count the batch does not have.
+//
 // Faults (docs/FAULTS.md):
 // - Pushes are de-duplicated per (slot, incarnation, version/step) and bucket
 //   (offset, size); fencing applies to every bucket. A push or
@@ -46,6 +56,7 @@
 #include <optional>
 #include <vector>
 
+#include "actors/training/batch_ledger.hpp"
 #include "actors/training/checkpoint.hpp"
 #include "actors/training/job.hpp"
 #include "actors/training/messages.hpp"
@@ -76,10 +87,15 @@ class Aggregator {
   std::vector<StepMetric> metrics(int64_t since);
   /// Writes a checkpoint now.
   CheckpointInfo checkpoint();
-  /// Counters, membership and the contributors of the last `last` applied steps (at most 512 kept).
+  /// Counters, membership and the contributors of the last `last` applied steps (at most 4096 kept).
   ShardStats stats(int64_t last);
   /// The scheduler reported that `actor` incarnation `inc` died (also run directly by the event listener).
   void member_died(ActorId actor, Incarnation inc);
+  /// A trainer learned from shard 0 that the run finished at `version`: shards
+  /// other than 0 close their last epochs there (shard 0 knows it already).
+  bool finish(int64_t version);
+  /// Shard 0: what each epoch trained so far (closed epochs, then the open one); other shards: empty.
+  std::vector<EpochLedger> ledger();
 
  private:
   struct Slot {
@@ -104,6 +120,8 @@ class Aggregator {
     double loss_sum = 0;  // from the bucket flagged last
     int64_t correct = 0;
     bool has_last = false;
+    BatchId batch;                     // the batch it was computed on
+    int epoch = -1;                    // its epoch
     int64_t covered = 0;               // elements received
     std::map<int64_t, Tensor> buckets;  // by offset in the slice: the frames they arrived in (zero-copy)
     void reset();
@@ -115,6 +133,8 @@ class Aggregator {
     int64_t step = 0, samples = 0;
     double loss_sum = 0;
     int64_t correct = 0;
+    BatchId batch;
+    int epoch = 0;
     const std::map<int64_t, Tensor>* buckets = nullptr;  // covering the slice exactly
   };
   struct EpochAcc {
@@ -135,9 +155,16 @@ class Aggregator {
   void publish();
   void after_version();
   void check_epochs();
+  void close_epoch(const EpochLedger& ledger);
+  [[nodiscard]] Weights weights_for(int slot);
+  /// The batch a push names, or the one handed to its slot (an older sender names none).
+  [[nodiscard]] BatchId batch_of(const PushRequest& r);
+  /// False when a push names a batch that shard 0 did not hand its trainer; throws
+  /// Exception(invalid_argument) when it names the right batch with a wrong sample count.
+  bool handed_out(const PushRequest& r);
+  [[nodiscard]] int epoch_of(const PushRequest& r, BatchId b) const;
   void answer_pulls();
   [[nodiscard]] bool pull_ready(const PullRequest& r) const;
-  [[nodiscard]] int64_t epoch_end(int e) const;
   Result<void> write_checkpoint_now();
   void restore();
   void load(ShardCheckpoint c);
@@ -174,6 +201,9 @@ class Aggregator {
   int64_t ckpt_version_ = -1, prev_ckpt_version_ = -1;  // versions of the kept checkpoints
   std::map<ActorId, int64_t> dead_;  // the newest incarnation of each trainer reported dead
   std::deque<StepContributors> recent_;
+  // work
+  std::optional<BatchLedger> ledger_;  // shard 0 only
+  int64_t finish_at_ = -1;             // other shards: the version the run finished at, once told
 };
 
 }  // namespace troupe::train

@@ -13,6 +13,7 @@
 
 #include <msgpack.hpp>
 
+#include "actors/training/batch_ledger.hpp"
 #include "runtime/error.hpp"
 
 namespace troupe::train {
@@ -31,8 +32,9 @@ struct ShardCheckpoint {
   int64_t timeline = 0;                    ///< the shard's timeline when written
   std::vector<uint64_t> slot_actor;        ///< per trainer slot: the actor last seen in it (0: none)
   std::vector<uint32_t> slot_incarnation;  ///< per trainer slot: its incarnation
+  BatchLedger::State ledger;               ///< shard 0: the batch ledger (batch_ledger.hpp)
   MSGPACK_DEFINE_MAP(shard, shards, begin, end, version, adam_step, next_step, next_epoch, epoch_loss_sum,
-                     epoch_samples, epoch_correct, timeline, slot_actor, slot_incarnation);
+                     epoch_samples, epoch_correct, timeline, slot_actor, slot_incarnation, ledger);
   std::vector<float> params, m, v;  // not in the header: raw after it
 };
 

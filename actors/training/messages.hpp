@@ -23,6 +23,32 @@ struct Batch {
   MSGPACK_DEFINE_MAP(step, samples, x, y, index);
 };
 
+/// A batch of the epoch's ledger (batch_ledger.hpp): the `step`-th batch of
+/// trainer slot `slot`'s data order (sampler.hpp), which the loader of that
+/// slot serves (ShardLoader::batch(slot, step)). slot -1: no batch.
+struct BatchId {
+  int slot = -1;
+  int64_t step = -1;
+  [[nodiscard]] bool valid() const { return slot >= 0 && step >= 0; }
+  bool operator==(const BatchId&) const = default;
+  MSGPACK_DEFINE_MAP(slot, step);
+};
+
+/// What an epoch trained, from the ledger: every sample once, whoever trained it.
+struct EpochLedger {
+  int epoch = 0;
+  int64_t batches = 0;            ///< in the epoch (every slot's steps, short and empty ones too)
+  int64_t batches_settled = 0;    ///< trained and applied
+  int64_t samples_expected = 0;   ///< the epoch's training samples
+  int64_t samples_trained = 0;    ///< applied, counted once per batch
+  int64_t samples_duplicated = 0; ///< applied a second time (a defect if ever non-zero)
+  int64_t batches_stolen = 0;     ///< trained by another slot than their own
+  int64_t batches_redone = 0;     ///< handed out again after their trainer died or their push was dropped
+  [[nodiscard]] int64_t samples_skipped() const { return samples_expected - samples_trained; }
+  MSGPACK_DEFINE_MAP(epoch, batches, batches_settled, samples_expected, samples_trained, samples_duplicated,
+                     batches_stolen, batches_redone);
+};
+
 /// What a loader holds.
 struct LoaderInfo {
   int64_t file_samples = 0;
@@ -73,11 +99,16 @@ struct PullRequest {
   MSGPACK_DEFINE_MAP(slot, incarnation, min_version, step, timeline);
 };
 
-/// Shard → trainer: the shard's slice of the weights at `version`.
+/// Shard → trainer: the shard's slice of the weights at `version`. Shard 0
+/// also hands out the work (batch_ledger.hpp): the batch to train on them
+/// (none: idle this step), the open epoch, and whether the run is finished.
 struct Weights {
   int64_t version = 0;
   Tensor w;
-  MSGPACK_DEFINE_MAP(version, w);
+  BatchId batch;
+  int epoch = 0;
+  bool finished = false;
+  MSGPACK_DEFINE_MAP(version, w, batch, epoch, finished);
 };
 
 /// Trainer → shard: one bucket of the gradient slice of one step (DDP-style:
@@ -100,8 +131,10 @@ struct PushRequest {
   int64_t timeline = -1;  ///< the shard's timeline at join (-1: do not check)
   int64_t offset = 0;     ///< where `grad` starts within the shard's slice
   bool last = true;       ///< the step's final bucket for this shard: carries loss_sum and correct
+  BatchId batch;          ///< the batch it was computed on, as shard 0 handed it (none: an older sender)
+  int epoch = -1;         ///< shard 0's open epoch when it handed the batch out (-1: unknown)
   MSGPACK_DEFINE_MAP(slot, actor, incarnation, version, step, samples, loss_sum, correct, grad, timeline, offset,
-                     last);
+                     last, batch, epoch);
 };
 
 /// What became of a push.
@@ -123,7 +156,8 @@ struct EpochSummary {
   int64_t correct = 0;
   bool final_epoch = false;
   Tensor w;
-  MSGPACK_DEFINE_MAP(epoch, version, loss_sum, samples, correct, final_epoch, w);
+  EpochLedger ledger;  ///< shard 0's: what the epoch trained (other shards: zeros)
+  MSGPACK_DEFINE_MAP(epoch, version, loss_sum, samples, correct, final_epoch, w, ledger);
 };
 
 /// One applied step, as shard 0 saw it.
@@ -177,7 +211,8 @@ struct StepContributors {
   int64_t time_us = 0;  ///< since the shard started
   std::vector<int64_t> contributors;
   int64_t unix_us = 0;  ///< when it was applied (system clock, for matching with kill times)
-  MSGPACK_DEFINE_MAP(version, time_us, contributors, unix_us);
+  std::vector<int64_t> batches;  ///< [slot, step] of each contributor's batch, in the same order (-1, -1: none)
+  MSGPACK_DEFINE_MAP(version, time_us, contributors, unix_us, batches);
 };
 
 /// A shard's fault-tolerance view: counters, membership, and the contributors of the last steps.

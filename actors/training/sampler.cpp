@@ -37,6 +37,22 @@ Split split_samples(const JobSpec& job, int64_t file_samples) {
   return s;
 }
 
+int64_t batch_samples(const JobSpec& job, int slot, int64_t step) {
+  if (slot < 0 || slot >= job.trainers || step < 0 || job.steps_per_epoch <= 0) return 0;
+  // As the Sampler lays them out: loader l owns the positions p with
+  // (p % trainers) % loaders == l and deals them to its slots in turn.
+  const int l = slot % job.loaders;
+  int64_t owned = 0, slots = 0;
+  for (int t = l; t < job.trainers; t += job.loaders) {
+    ++slots;
+    if (t < job.train_samples) owned += (job.train_samples - t + job.trainers - 1) / job.trainers;
+  }
+  const int64_t j = slot / job.loaders;
+  const int64_t size = j < owned ? (owned - j + slots - 1) / slots : 0;
+  const int64_t begin = (step % job.steps_per_epoch) * job.batch;
+  return std::clamp<int64_t>(size - begin, 0, job.batch);
+}
+
 Sampler::Sampler(const JobSpec& job, const Split& split, int loader) : job_(job), loader_(loader) {
   for (std::size_t p = 0; p < split.train.size(); ++p)
     if (static_cast<int>(p % static_cast<std::size_t>(job.trainers)) % job.loaders == loader)

@@ -29,6 +29,11 @@ struct Split {
 /// The split of a file of `file_samples` samples. Thread-safe.
 Split split_samples(const JobSpec& job, int64_t file_samples);
 
+/// How many samples the batch of `slot` at global `step` holds (what
+/// Sampler::batch returns, from the job's counts alone: no data needed).
+/// Needs a finalized job. Thread-safe.
+int64_t batch_samples(const JobSpec& job, int slot, int64_t step);
+
 /// The loader that serves trainer slot `slot`.
 inline int loader_of(const JobSpec& job, int slot) { return slot % job.loaders; }
 

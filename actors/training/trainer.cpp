@@ -40,9 +40,11 @@ kernels::MlpOptions mlp_options(const JobSpec& job) {
 }
 }  // namespace
 
-Trainer::Trainer(JobSpec job, int slot, ActorHandle<ShardLoader> loader, std::vector<ActorHandle<Aggregator>> shards)
-    : job_(std::move(job)), slot_(slot), loader_(std::move(loader)), shards_(std::move(shards)) {
+Trainer::Trainer(JobSpec job, int slot, std::vector<ActorHandle<ShardLoader>> loaders,
+                 std::vector<ActorHandle<Aggregator>> shards)
+    : job_(std::move(job)), slot_(slot), loaders_(std::move(loaders)), shards_(std::move(shards)) {
   if (slot < 0 || slot >= job_.trainers) throw std::invalid_argument("trainer slot out of range");
+  if (static_cast<int>(loaders_.size()) != job_.loaders) throw std::invalid_argument("need one handle per loader");
   ActorContext& self = this_actor();
   for (std::size_t i = 0; i + 1 < job_.fault_ctor_throw.size(); i += 2)
     if (job_.fault_ctor_throw[i] == slot && job_.fault_ctor_throw[i + 1] == static_cast<int64_t>(self.incarnation()))
@@ -214,7 +216,7 @@ void Trainer::loop(std::stop_token st) {
   model_ = kernels::make_mlp(mlp_spec(job_), mlp_options(job_));
   params_.assign(static_cast<std::size_t>(num_params_), 0.0f);
   if (!join_all(st)) return;
-  while (!st.stop_requested() && !stop_ && step_ < job_.total_steps) {
+  while (!st.stop_requested() && !stop_ && !finished_) {
     if (fault_ == 1) throw std::runtime_error("injected exception in the step loop");
     bool ok = false;
     try {
@@ -227,13 +229,17 @@ void Trainer::loop(std::stop_token st) {
     if (!ok && !join_all(st)) return;
   }
   std::lock_guard lock(status_mutex_);
-  status_.finished = step_ >= job_.total_steps;
+  status_.finished = finished_;
   status_.step = step_;
   // One line for the actor's log (tools/bench/train/run.sh reads it).
   std::fprintf(stderr, "trainer %d: summary: steps=%lld compute_us=%.1f wait_us=%.1f buckets=%zu\n", slot_,
                static_cast<long long>(status_.steps_done), status_.compute_us_mean, status_.wait_us_mean,
                buckets_.size());
   std::fflush(stderr);
+}
+
+Future<Batch> Trainer::fetch(BatchId b) {
+  return loaders_[static_cast<std::size_t>(loader_of(job_, b.slot))].call(&ShardLoader::batch, b.slot, b.step);
 }
 
 bool Trainer::step_once(std::stop_token) {
@@ -253,9 +259,16 @@ bool Trainer::step_once(std::stop_token) {
     w.push_back(std::move(r.value()));
   }
   const int64_t version = w[0].version;
-  if (lockstep) step_ = version;  // the data cursor of lockstep modes is the version
-  if (step_ >= job_.total_steps) {
+  const BatchId id = w[0].batch;  // shard 0 hands out the work (batch_ledger.hpp)
+  if (lockstep) step_ = version;
+  if (w[0].finished) {
+    // The other shards close their last epoch where shard 0 ended the run.
+    std::vector<Future<bool>> fs;
+    for (std::size_t i = 1; i < shards_.size(); ++i) fs.push_back(shards_[i].call(&Aggregator::finish, version));
+    for (auto& f : fs)
+      if (!f.result(kControlTimeout).ok()) return false;
     version_ = version;
+    finished_ = true;
     return true;
   }
   std::span<const float> params;
@@ -269,24 +282,26 @@ bool Trainer::step_once(std::stop_token) {
     }
     params = params_;
   }
-  // 2. the batch, asked for one step ahead
-  if (!next_batch_ || next_batch_step_ != step_) {
-    next_batch_ = loader_.call(&ShardLoader::batch, slot_, step_);
-    next_batch_step_ = step_;
-  }
-  auto br = next_batch_->result(kBatchTimeout);
-  if (!br.ok()) {
-    std::fprintf(stderr, "trainer %d: batch %lld: %s\n", slot_, static_cast<long long>(step_),
-                 br.error().to_string().c_str());
-    next_batch_.reset();
-    return false;
-  }
-  Batch batch = std::move(br.value());
-  if (step_ + 1 < job_.total_steps) {
-    next_batch_ = loader_.call(&ShardLoader::batch, slot_, step_ + 1);
-    next_batch_step_ = step_ + 1;
-  } else {
-    next_batch_.reset();
+  // 2. the batch it was handed (none: nothing is left to hand out in this
+  // epoch, so it idles the step with an empty push), and the next one of the
+  // same order asked for ahead: without faults that is what it is handed next.
+  Batch batch;
+  if (id.valid()) {
+    if (!next_batch_ || !(next_batch_id_ == id)) {
+      next_batch_ = fetch(id);
+      next_batch_id_ = id;
+    }
+    auto br = next_batch_->result(kBatchTimeout);
+    if (!br.ok()) {
+      std::fprintf(stderr, "trainer %d: batch (%d, %lld): %s\n", slot_, id.slot, static_cast<long long>(id.step),
+                   br.error().to_string().c_str());
+      next_batch_.reset();
+      return false;
+    }
+    batch = std::move(br.value());
+    next_batch_id_ = BatchId{id.slot, id.step + 1};
+    if (next_batch_id_.step < job_.total_steps) next_batch_ = fetch(next_batch_id_);
+    else next_batch_.reset();
   }
   const auto t1 = Clock::now();
   // 3. forward/backward; each bucket goes out as soon as backward has finished its layers
@@ -294,7 +309,7 @@ bool Trainer::step_once(std::stop_token) {
   auto send = [&](const GradBucket& k, const kernels::BatchStats& bs) {
     const auto shard = static_cast<std::size_t>(k.shard);
     PushRequest p{slot_, self_, incarnation_, version, step_, batch.samples, bs.loss_sum, bs.correct,
-                  grad.slice(k.begin, k.end), timeline_, k.begin - ranges_[shard].first, k.last};
+                  grad.slice(k.begin, k.end), timeline_, k.begin - ranges_[shard].first, k.last, id, w[0].epoch};
     pushes_.push_back(shards_[shard].call(&Aggregator::push, p));
   };
   const std::size_t held = buckets_.size() - 1;  // shard 0's final bucket waits for the loss statistics
@@ -348,7 +363,7 @@ EvalResult Trainer::evaluate(EvalRequest r) {
   }
   auto it = eval_data_.find(r.split);
   if (it == eval_data_.end())
-    it = eval_data_.emplace(r.split, loader_.call(&ShardLoader::split, r.split).get(std::chrono::seconds(120))).first;
+    it = eval_data_.emplace(r.split, loaders_[static_cast<std::size_t>(loader_of(job_, slot_))].call(&ShardLoader::split, r.split).get(std::chrono::seconds(120))).first;
   const Batch& data = it->second;
   std::vector<float> params(static_cast<std::size_t>(num_params_));
   int64_t version = 0;

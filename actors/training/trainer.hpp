@@ -1,8 +1,10 @@
 #pragma once
 // Trainer: the step of DESIGN §5 in a background loop, while the actor keeps
 // answering status/evaluate/stop calls:
-//   pull weights (version v) from every shard → take the next batch (asked for
-//   one step ahead) → forward/backward → push (v, gradient, samples, loss sum)
+//   pull weights (version v) from every shard, and from shard 0 the batch to
+//   train (batch_ledger.hpp: usually its own slot's next one; a dead or slow
+//   trainer's when its own are done) → take that batch from the loader that
+//   serves it (the next one is asked for one step ahead) → forward/backward → push (v, gradient, samples, loss sum)
 //   to every shard in buckets, DDP-style: whole layers merged up to
 //   job.bucket_bytes (job.hpp grad_buckets()), each bucket pushed as its own
 //   call as soon as backward has finished the layers it covers, last layer
@@ -38,7 +40,9 @@ namespace troupe::train {
 
 class Trainer {
  public:
-  Trainer(JobSpec job, int slot, ActorHandle<ShardLoader> loader, std::vector<ActorHandle<Aggregator>> shards);
+  /// `loaders`: every loader of the job, by index (a trainer may be handed a batch of another slot's loader).
+  Trainer(JobSpec job, int slot, std::vector<ActorHandle<ShardLoader>> loaders,
+          std::vector<ActorHandle<Aggregator>> shards);
   ~Trainer();
 
   TrainerStatus status();
@@ -55,11 +59,11 @@ class Trainer {
   bool join_all(std::stop_token st);
   bool reconcile(const std::vector<JoinReply>& replies, std::string& why);
   bool step_once(std::stop_token st);
-  Weights pull_all();
+  Future<Batch> fetch(BatchId b);
 
   JobSpec job_;
   int slot_;
-  ActorHandle<ShardLoader> loader_;
+  std::vector<ActorHandle<ShardLoader>> loaders_;
   std::vector<ActorHandle<Aggregator>> shards_;
   std::vector<std::pair<int64_t, int64_t>> ranges_;
   std::vector<GradBucket> buckets_;  // in push order; the last is shard 0's final bucket
@@ -75,8 +79,9 @@ class Trainer {
   int64_t step_ = 0;     // data cursor
   int64_t timeline_ = -1;  // the shards' timeline at the last join
   int64_t joins_ = 0;
+  bool finished_ = false;  // shard 0 said the run is finished
   std::optional<Future<Batch>> next_batch_;
-  int64_t next_batch_step_ = -1;
+  BatchId next_batch_id_;
   std::vector<Future<PushReply>> pushes_;
 
   // evaluation (executor thread only)

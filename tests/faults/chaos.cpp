@@ -6,9 +6,13 @@
 // readable summary. The test 'faults_chaos' runs the short variant; the
 // recovery benchmark (tools/bench/recovery) runs it with many kills.
 //   troupe_chaos --config FILE [--epochs N] [--kill-every S] [--kills N] [--shard-kill]
-//                [--trainers N] [--shards N] [--round-robin] [--no-baseline]
-//                [--tolerance POINTS] [--checkpoint-every K] [--lr-final F] --out DIR
-// Exit code: 0 when the chaos run finished within the tolerance of the baseline.
+//                [--loader-kills N] [--min-kills N] [--trainers N] [--shards N] [--round-robin]
+//                [--no-baseline] [--tolerance POINTS] [--checkpoint-every K] [--lr-final F] --out DIR
+// Exit code: 0 when the chaos run finished within the tolerance of the
+// baseline, the kills it planned happened (at least --min-kills trainer
+// kills, the shard kill, the loader kills), and every batch of every epoch
+// was trained exactly once — checked twice: by shard 0's ledger, and
+// independently from the batches named in every applied step it observed.
 #include <signal.h>
 #include <unistd.h>
 
@@ -41,7 +45,7 @@ namespace {
 
 struct Options {
   std::string config, out;
-  int epochs = 0, trainers = 0, shards = 0, kills = 0;
+  int epochs = 0, trainers = 0, shards = 0, kills = 0, loader_kills = 0, min_kills = 1;
   double kill_every_s = 3.0, tolerance_points = 0.5;
   bool shard_kill = false, round_robin = false, baseline = true;
   int64_t checkpoint_every = 50;
@@ -55,7 +59,7 @@ int64_t unix_us() {
 
 struct Kill {
   int64_t at_us = 0;
-  std::string what;  // "trainer" or "shard"
+  std::string what;  // "trainer", "shard" or "loader"
   int index = 0;
   Incarnation incarnation = 0;
   int64_t version = 0;  // shard 0's version when it was killed
@@ -75,7 +79,34 @@ struct Run {
   std::vector<std::pair<std::string, int>> restarts;
   int64_t stale_rejected = 0, discarded = 0, deaths_seen = 0, rollbacks = 0, shard_waits = 0;
   double shard_wait_max_s = 0;
+  std::vector<train::EpochLedger> ledger;  // shard 0's, per epoch
+  // From the observed steps, independently of the ledger: versions never seen,
+  // and the batches of the epochs trained other than exactly once.
+  int64_t versions_unseen = 0, batches_missing = 0, batches_repeated = 0;
 };
+
+/// Checks the steps observed against the epochs' batches: every (slot, step)
+/// of every epoch in exactly one applied step.
+void check_coverage(Run& run, const train::JobSpec& job) {
+  std::map<std::pair<int64_t, int64_t>, int> seen;
+  for (int64_t v = 1; v <= run.steps; ++v) {
+    auto it = run.steps_seen.find(v);
+    if (it == run.steps_seen.end()) {
+      ++run.versions_unseen;
+      continue;
+    }
+    const auto& b = it->second.batches;
+    for (std::size_t i = 0; i + 1 < b.size(); i += 2)
+      if (b[i] >= 0) ++seen[{b[i], b[i + 1]}];
+  }
+  for (int slot = 0; slot < job.trainers; ++slot)
+    for (int64_t step = 0; step < job.total_steps; ++step) {
+      const auto it = seen.find({slot, step});
+      const int n = it == seen.end() ? 0 : it->second;
+      run.batches_missing += n == 0;
+      run.batches_repeated += n > 1 ? n - 1 : 0;
+    }
+}
 
 double percentile(std::vector<double> v, double p) {
   v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return !std::isfinite(x); }), v.end());
@@ -147,7 +178,7 @@ Run train_once(const Cluster& cluster, const train::JobSpec& job, const Options&
     all_names.push_back(trainer_names.back());
     trainers.push_back(cluster.spawn<train::Trainer>(
         {.name = trainer_names.back(), .cpus = 1, .max_restarts = -1, .retryable = {"status", "evaluate"}}, job, t,
-        loaders[static_cast<std::size_t>(train::loader_of(job, t))], shards));
+        loaders, shards));
   }
   const int last_epoch = static_cast<int>((job.total_steps + job.steps_per_epoch - 1) / job.steps_per_epoch) - 1;
   Future<train::EpochSummary> done = shards[0].call(&train::Aggregator::epoch, last_epoch);
@@ -155,7 +186,7 @@ Run train_once(const Cluster& cluster, const train::JobSpec& job, const Options&
   std::mt19937 rng(static_cast<uint32_t>(job.seed));
   auto next_kill = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.kill_every_s));
   bool shard_killed = !o.shard_kill;
-  int kills = 0, rr = 0;
+  int kills = 0, rr = 0, loader_kills = 0;
   int64_t version = 0;
   auto pid_of = [&](const std::string& name, Incarnation& inc) {
     auto a = cluster.lookup(name);
@@ -169,6 +200,9 @@ Run train_once(const Cluster& cluster, const train::JobSpec& job, const Options&
       break;
     }
     auto st = shards[0].call(&train::Aggregator::stats, int64_t{512}).result(10s);
+    // More steps than that since the last look (a stalled poll): ask for all the shard keeps.
+    if (st.ok() && !st->recent.empty() && st->recent.front().version > version + 1 && version > 0)
+      st = shards[0].call(&train::Aggregator::stats, int64_t{4096}).result(10s);
     if (st.ok()) {
       for (const auto& s : st->recent) run.steps_seen[s.version] = s;
       version = st->progress.version;
@@ -176,7 +210,7 @@ Run train_once(const Cluster& cluster, const train::JobSpec& job, const Options&
     if (!chaos) continue;
     // Pending recoveries: a killed trainer's next incarnation's first applied gradient; a shard back to its version.
     for (auto& k : run.kills) {
-      if (std::isfinite(k.recovery_ms)) continue;
+      if (std::isfinite(k.recovery_ms) || k.what == "loader") continue;
       if (k.what == "shard") {
         if (version > k.version)
           for (const auto& [v, s] : run.steps_seen)
@@ -196,7 +230,21 @@ Run train_once(const Cluster& cluster, const train::JobSpec& job, const Options&
         if (std::isfinite(k.recovery_ms)) break;
       }
     }
+    // Of the fault-free steps (an epoch grows by the batches redone after faults).
     const double progress = static_cast<double>(version) / static_cast<double>(job.total_steps);
+    // Loaders are killed at even fractions of the run (their batches are asked for again: retryable).
+    if (loader_kills < o.loader_kills && progress >= 0.2 + 0.6 * loader_kills / std::max(1, o.loader_kills)) {
+      const int l = loader_kills % job.loaders;
+      Incarnation inc = 0;
+      if (int pid = pid_of(prefix + "loader-" + std::to_string(l), inc); pid > 0) {
+        ::kill(pid, SIGKILL);
+        run.kills.push_back(Kill{unix_us(), "loader", l, inc, version});
+        ++loader_kills;
+        std::printf("  %.1f s: killed loader %d (version %lld)\n",
+                    std::chrono::duration<double>(Clock::now() - t_start).count(), l, static_cast<long long>(version));
+        std::fflush(stdout);
+      }
+    }
     if (!shard_killed && progress >= 0.4) {
       const int s = job.shards > 1 ? 1 : 0;
       Incarnation inc = 0;
@@ -212,14 +260,16 @@ Run train_once(const Cluster& cluster, const train::JobSpec& job, const Options&
     }
     // Trainers are killed until 90 % of the steps (the end and the evaluation run fault-free).
     if (Clock::now() >= next_kill && progress < 0.9 && (o.kills == 0 || kills < o.kills) && version > 0) {
-      next_kill += std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.kill_every_s));
-      const int t = o.round_robin ? rr++ % job.trainers : static_cast<int>(rng() % static_cast<uint32_t>(job.trainers));
+      const int t = o.round_robin ? rr % job.trainers : static_cast<int>(rng() % static_cast<uint32_t>(job.trainers));
       Incarnation inc = 0;
+      // A planned kill is never skipped: when its target is still restarting, it is tried again at the next look.
       if (int pid = pid_of(trainer_names[static_cast<std::size_t>(t)], inc); pid > 0) {
         Kill k{unix_us(), "trainer", t, inc, version};
         ::kill(pid, SIGKILL);
         run.kills.push_back(k);
         ++kills;
+        ++rr;
+        next_kill += std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.kill_every_s));
       }
     }
   }
@@ -237,7 +287,7 @@ Run train_once(const Cluster& cluster, const train::JobSpec& job, const Options&
   }
   // Final steps, counters, restarts.
   for (int s = 0; s < job.shards; ++s) {
-    auto st = shards[static_cast<std::size_t>(s)].call(&train::Aggregator::stats, int64_t{512}).result(10s);
+    auto st = shards[static_cast<std::size_t>(s)].call(&train::Aggregator::stats, int64_t{4096}).result(10s);
     if (!st.ok()) continue;
     if (s == 0) {
       for (const auto& r : st->recent) run.steps_seen[r.version] = r;
@@ -267,6 +317,8 @@ Run train_once(const Cluster& cluster, const train::JobSpec& job, const Options&
         }
     }
   }
+  if (auto l = shards[0].call(&train::Aggregator::ledger).result(10s); l.ok()) run.ledger = *l;
+  check_coverage(run, job);
   step_rate_recovery(run, 0.5);
   for (auto& t : trainers) (void)t.call(&train::Trainer::stop).result(5s);
   for (const auto& n : all_names) (void)cluster.kill(n);
@@ -280,7 +332,16 @@ std::string run_json(const Run& r, bool with_steps) {
     << ",\"stale_pushes_rejected\":" << r.stale_rejected << ",\"dead_gradients_discarded\":" << r.discarded
     << ",\"deaths_seen_by_shard0\":" << r.deaths_seen << ",\"shard_rollbacks\":" << r.rollbacks
     << ",\"trainer_shard_waits\":" << r.shard_waits << ",\"trainer_shard_wait_max_s\":" << jnum(r.shard_wait_max_s)
-    << ",\"restarts\":{";
+    << ",\"versions_unseen\":" << r.versions_unseen << ",\"batches_missing\":" << r.batches_missing
+    << ",\"batches_repeated\":" << r.batches_repeated << ",\"ledger\":[";
+  for (std::size_t i = 0; i < r.ledger.size(); ++i) {
+    const auto& e = r.ledger[i];
+    j << (i ? "," : "") << "{\"epoch\":" << e.epoch << ",\"batches\":" << e.batches << ",\"samples_expected\":"
+      << e.samples_expected << ",\"samples_trained\":" << e.samples_trained << ",\"samples_duplicated\":"
+      << e.samples_duplicated << ",\"samples_skipped\":" << e.samples_skipped() << ",\"batches_redone\":"
+      << e.batches_redone << ",\"batches_stolen\":" << e.batches_stolen << "}";
+  }
+  j << "],\"restarts\":{";
   for (std::size_t i = 0; i < r.restarts.size(); ++i)
     j << (i ? "," : "") << "\"" << r.restarts[i].first << "\":" << r.restarts[i].second;
   j << "},\"kills\":[";
@@ -328,6 +389,8 @@ int main(int argc, char** argv) {
     else if (a == "--trainers") o.trainers = std::stoi(next());
     else if (a == "--shards") o.shards = std::stoi(next());
     else if (a == "--kills") o.kills = std::stoi(next());
+    else if (a == "--loader-kills") o.loader_kills = std::stoi(next());
+    else if (a == "--min-kills") o.min_kills = std::stoi(next());
     else if (a == "--kill-every") o.kill_every_s = std::stod(next());
     else if (a == "--tolerance") o.tolerance_points = std::stod(next());
     else if (a == "--checkpoint-every") o.checkpoint_every = std::stoll(next());
@@ -401,9 +464,11 @@ int main(int argc, char** argv) {
 
   // Figures.
   std::vector<double> rec, alive, rate, shard_rec;
-  int trainer_kills = 0;
+  int trainer_kills = 0, loaders_killed = 0;
   for (const auto& k : chaos.kills) {
-    if (k.what == "trainer") {
+    if (k.what == "loader") {
+      ++loaders_killed;
+    } else if (k.what == "trainer") {
       ++trainer_kills;
       rec.push_back(k.recovery_ms);
       alive.push_back(k.alive_ms);
@@ -415,7 +480,23 @@ int main(int argc, char** argv) {
   int recovered = 0;
   for (double r : rec) recovered += std::isfinite(r);
   const double diff_points = o.baseline ? 100.0 * (chaos.accuracy - base.accuracy) : NAN;
-  const bool pass = chaos.finished && (!o.baseline || (base.finished && std::fabs(diff_points) <= o.tolerance_points));
+  // Every sample once: the ledger's account of every epoch, and the batches of the observed steps.
+  train::EpochLedger total;
+  for (const auto& e : chaos.ledger) {
+    total.samples_expected += e.samples_expected;
+    total.samples_trained += e.samples_trained;
+    total.samples_duplicated += e.samples_duplicated;
+    total.batches_redone += e.batches_redone;
+    total.batches_stolen += e.batches_stolen;
+  }
+  const bool ledger_ok = static_cast<int>(chaos.ledger.size()) == (job.total_steps + job.steps_per_epoch - 1) /
+                                                                         job.steps_per_epoch &&
+                         total.samples_skipped() == 0 && total.samples_duplicated == 0 &&
+                         chaos.versions_unseen == 0 && chaos.batches_missing == 0 && chaos.batches_repeated == 0;
+  const bool kills_ok = trainer_kills >= o.min_kills && (!o.shard_kill || !shard_rec.empty()) &&
+                        loaders_killed == o.loader_kills;
+  const bool pass = chaos.finished && ledger_ok && kills_ok &&
+                    (!o.baseline || (base.finished && std::fabs(diff_points) <= o.tolerance_points));
 
   std::ofstream(fs::path(o.out) / "chaos_report.json")
       << "{\"config\":\"" << o.config << "\",\"epochs\":" << job.epochs << ",\"trainers\":" << job.trainers
@@ -431,7 +512,15 @@ int main(int argc, char** argv) {
   sum << "  chaos:      test accuracy " << jnum(chaos.accuracy) << " in " << jnum(chaos.seconds) << " s"
       << (chaos.finished ? "" : " (NOT FINISHED: " + chaos.error + ")") << "\n";
   if (o.baseline) sum << "  difference: " << jnum(diff_points) << " points (tolerance " << o.tolerance_points << ")\n";
-  sum << "  kills: " << trainer_kills << " trainer(s), " << shard_rec.size() << " shard(s); trainer recovery (kill -9 to "
+  sum << "  samples: " << total.samples_trained << " of " << total.samples_expected << " trained once per epoch ("
+      << total.samples_duplicated << " duplicated, " << total.samples_skipped() << " skipped; " << total.batches_redone
+      << " batch(es) redone after a fault, " << total.batches_stolen << " trained by another trainer)\n"
+      << "  observed steps: " << chaos.steps_seen.size() << " of " << chaos.steps << " versions (" << chaos.versions_unseen
+      << " unseen); batches missing " << chaos.batches_missing << ", trained more than once " << chaos.batches_repeated
+      << (ledger_ok ? "" : "  <- LEDGER CHECK FAILED") << "\n";
+  sum << "  kills: " << trainer_kills << " trainer(s) (at least " << o.min_kills << " planned), " << shard_rec.size()
+      << " shard(s), " << loaders_killed << " loader(s) (" << o.loader_kills << " planned)"
+      << (kills_ok ? "" : "  <- PLANNED KILLS DID NOT HAPPEN") << "; trainer recovery (kill -9 to "
       << "the replacement's first applied gradient) p50 " << jnum(percentile(rec, 0.5)) << " ms, p95 "
       << jnum(percentile(rec, 0.95)) << " ms (" << recovered << "/" << trainer_kills << " observed); of which kill -9 "
       << "to the replacement ALIVE p50 " << jnum(percentile(alive, 0.5)) << " ms, p95 " << jnum(percentile(alive, 0.95))
@@ -461,13 +550,19 @@ int main(int argc, char** argv) {
               "\"alive_p50_ms\":%s,\"alive_p95_ms\":%s,"
               "\"step_rate_recovery_p50_ms\":%s,\"step_rate_recovery_p95_ms\":%s,\"shard_recovery_ms\":%s,"
               "\"baseline_test_accuracy\":%s,\"chaos_test_accuracy\":%s,\"accuracy_diff_points\":%s,"
-              "\"baseline_s\":%s,\"chaos_s\":%s,\"stale_pushes_rejected\":%lld,\"steps\":%lld,\"pass\":%s}\n",
+              "\"baseline_s\":%s,\"chaos_s\":%s,\"stale_pushes_rejected\":%lld,\"steps\":%lld,"
+              "\"samples_expected\":%lld,\"samples_trained\":%lld,\"samples_duplicated\":%lld,\"samples_skipped\":%lld,"
+              "\"batches_redone\":%lld,\"batches_missing\":%lld,\"batches_repeated\":%lld,\"loader_kills\":%d,\"pass\":%s}\n",
               trainer_kills, recovered, jnum(percentile(rec, 0.5)).c_str(), jnum(percentile(rec, 0.95)).c_str(),
               jnum(percentile(alive, 0.5)).c_str(), jnum(percentile(alive, 0.95)).c_str(),
               jnum(percentile(rate, 0.5)).c_str(), jnum(percentile(rate, 0.95)).c_str(),
               jnum(shard_rec.empty() ? NAN : shard_rec[0]).c_str(), jnum(base.accuracy).c_str(),
               jnum(chaos.accuracy).c_str(), jnum(diff_points).c_str(), jnum(base.seconds).c_str(),
               jnum(chaos.seconds).c_str(), static_cast<long long>(chaos.stale_rejected),
-              static_cast<long long>(chaos.steps), pass ? "true" : "false");
+              static_cast<long long>(chaos.steps), static_cast<long long>(total.samples_expected),
+              static_cast<long long>(total.samples_trained), static_cast<long long>(total.samples_duplicated),
+              static_cast<long long>(total.samples_skipped()), static_cast<long long>(total.batches_redone),
+              static_cast<long long>(chaos.batches_missing), static_cast<long long>(chaos.batches_repeated),
+              loaders_killed, pass ? "true" : "false");
   return pass ? 0 : 1;
 }

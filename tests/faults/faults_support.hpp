@@ -50,7 +50,7 @@ struct FaultJob {
       trainers.push_back(c.spawn<train::Trainer>(
           {.name = trainer_names.back(), .cpus = 0.1, .max_restarts = once ? 0 : opt.trainer_restarts,
            .retryable = {"status", "evaluate"}},
-          j, t, loaders[static_cast<std::size_t>(train::loader_of(j, t))], shards));
+          j, t, loaders, shards));
     }
   }
 

@@ -83,7 +83,7 @@ struct Job {
     }
     for (int t = 0; t < j.trainers; ++t)
       trainers.push_back(c.spawn<train::Trainer>({.name = prefix + "-trainer-" + std::to_string(t), .cpus = 0.1}, j, t,
-                                                 loaders[static_cast<std::size_t>(t % j.loaders)], shards));
+                                                 loaders, shards));
   }
 
   /// The weights at the end of the last epoch (all slices), and shard 0's summary.

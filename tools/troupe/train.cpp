@@ -129,6 +129,7 @@ struct EpochRow {
   int epoch = 0;
   double train_loss = NAN, train_acc = NAN, val_loss = NAN, val_acc = NAN, test_loss = NAN, test_acc = NAN;
   double seconds = 0, samples_s = 0;
+  train::EpochLedger ledger;  // what the epoch trained (shard 0's batch ledger)
 };
 
 double metric_of(const EpochRow& r, const std::string& m) {
@@ -231,7 +232,7 @@ int train_job(TrainConfig cfg, const TrainOptions& o) {
           {.name = names.back(), .cpus = static_cast<double>(job.trainer_threads),
            .gpus = job.backend == "cuda" && !o.cluster.empty() ? 1.0 : 0.0, .max_restarts = 10,
            .retryable = {"status", "evaluate"}},
-          job, t, loaders[static_cast<std::size_t>(loader_of(job, t))], shards));
+          job, t, loaders, shards));
       trainer_refs.push_back({trainers.back().id(), names.back()});
     }
     // A history point per ~1% of an epoch (sync/backup: a version is a step of
@@ -253,7 +254,7 @@ int train_job(TrainConfig cfg, const TrainOptions& o) {
     ProgressLine bar(cfg.progress);
     const auto t_start = Clock::now();
     auto t_epoch = t_start;
-    int64_t last_version = 0, epoch_start_samples = 0, total_samples = 0;
+    int64_t last_version = 0, epoch_start_version = 0, epoch_start_samples = 0, total_samples = 0;
     double loss_ema = NAN;
     std::vector<std::pair<double, double>> step_loss;  // (epoch, smoothed loss)
     std::vector<EpochRow> rows;
@@ -295,7 +296,8 @@ int train_job(TrainConfig cfg, const TrainOptions& o) {
       // Step metrics and the progress line.
       take_metrics();
       const double es = std::max(1e-9, seconds_since(t_epoch));
-      const int64_t in_epoch_steps = last_version - static_cast<int64_t>(e) * job.steps_per_epoch;
+      // An epoch lasts until its ledger is complete: steps_per_epoch without faults, more with them.
+      const int64_t in_epoch_steps = last_version - epoch_start_version;
       const int64_t lockstep_steps = job.mode == train::Consistency::sync || job.mode == train::Consistency::backup
                                          ? in_epoch_steps
                                          : in_epoch_steps / job.trainers;
@@ -312,6 +314,7 @@ int train_job(TrainConfig cfg, const TrainOptions& o) {
         row.train_loss = sum->samples ? sum->loss_sum / static_cast<double>(sum->samples) : NAN;
         row.train_acc = sum->samples ? static_cast<double>(sum->correct) / static_cast<double>(sum->samples) : NAN;
         row.samples_s = static_cast<double>(sum->samples) / row.seconds;
+        row.ledger = sum->ledger;
         // The epoch's weights, all slices.
         for (std::size_t s = 0; s < shards.size(); ++s) {
           train::EpochSummary part = s == 0 ? *sum : shards[s].call(&train::Aggregator::epoch, e).get(600s);
@@ -351,7 +354,12 @@ int train_job(TrainConfig cfg, const TrainOptions& o) {
                    << jnum(row.train_acc) << ",\"val_loss\":" << jnum(row.val_loss) << ",\"val_accuracy\":"
                    << jnum(row.val_acc) << ",\"test_loss\":" << jnum(row.test_loss) << ",\"test_accuracy\":"
                    << jnum(row.test_acc) << ",\"seconds\":" << jnum(row.seconds) << ",\"samples_per_s\":"
-                   << jnum(row.samples_s) << ",\"best\":" << (better ? "true" : "false") << "}\n";
+                   << jnum(row.samples_s) << ",\"best\":" << (better ? "true" : "false")
+                   << ",\"samples_expected\":" << row.ledger.samples_expected << ",\"samples_trained\":"
+                   << row.ledger.samples_trained << ",\"samples_duplicated\":" << row.ledger.samples_duplicated
+                   << ",\"samples_skipped\":" << row.ledger.samples_skipped() << ",\"batches_redone\":"
+                   << row.ledger.batches_redone << ",\"batches_stolen\":" << row.ledger.batches_stolen
+                   << ",\"version\":" << sum->version << "}\n";
         epochs_out.flush();
         steps_out.flush();
         if (!cfg.stop_metric.empty() && since_best >= cfg.patience) {
@@ -362,6 +370,7 @@ int train_job(TrainConfig cfg, const TrainOptions& o) {
         }
         if (sum->final_epoch) break;
         ++e;
+        epoch_start_version = sum->version;
         t_epoch = Clock::now();
         epoch_start_samples = total_samples;
         pending = shards[0].call(&train::Aggregator::epoch, e);
@@ -428,6 +437,19 @@ int train_job(TrainConfig cfg, const TrainOptions& o) {
     std::printf("done: %d epoch(s)%s in %.1f s, %.0f samples/s; best %s %.4f at epoch %d; aggregator %.0f us/step\n",
                 static_cast<int>(rows.size()), stopped_early ? " (early stop)" : "", total_s,
                 static_cast<double>(total_samples) / total_s, best_metric.c_str(), best, best_epoch, apply_us_mean);
+    train::EpochLedger all;
+    for (const auto& r : rows) {
+      all.samples_expected += r.ledger.samples_expected;
+      all.samples_trained += r.ledger.samples_trained;
+      all.samples_duplicated += r.ledger.samples_duplicated;
+      all.batches_redone += r.ledger.batches_redone;
+      all.batches_stolen += r.ledger.batches_stolen;
+    }
+    std::printf("samples: %lld of %lld trained once per epoch (%lld duplicated, %lld skipped); %lld batch(es) redone "
+                "after a fault, %lld trained by another trainer than their own\n",
+                static_cast<long long>(all.samples_trained), static_cast<long long>(all.samples_expected),
+                static_cast<long long>(all.samples_duplicated), static_cast<long long>(all.samples_skipped()),
+                static_cast<long long>(all.batches_redone), static_cast<long long>(all.batches_stolen));
     if (std::isfinite(last.test_acc)) std::printf("final test accuracy %.4f\n", last.test_acc);
     std::printf("wrote %s/{best.safetensors, final.safetensors, steps.jsonl, epochs.jsonl, curves.svg}\n", out.c_str());
     std::fflush(stdout);
