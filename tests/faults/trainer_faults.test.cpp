@@ -4,6 +4,9 @@
 // the next step, and no gradient of a dead incarnation is ever applied.
 #include <signal.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "tests/faults/faults_support.hpp"
 
 using namespace std::chrono_literals;
@@ -69,7 +72,7 @@ TEST_CASE("a trainer killed with SIGKILL restarts alone and rejoins while the ot
   CHECK(status.step > last_old);
 }
 
-TEST_CASE("a trainer that dies for good is no longer waited for and the job finishes without it") {
+TEST_CASE("a trainer that dies for good is no longer waited for, and the others train its batches too") {
   (void)exit_77_without_fmnist();  // the data is missing: the whole entry is skipped, not passed
   auto job = small_job(3, 1, 1, 4800, 8);  // 200 steps
   auto cluster = small_cluster();
@@ -77,13 +80,23 @@ TEST_CASE("a trainer that dies for good is no longer waited for and the job fini
   j.wait_version(20);
   j.kill9(j.trainer_names[2]);
   const auto w = j.final_weights(60s);
-  CHECK(w.size() > 0);
+  REQUIRE(static_cast<int64_t>(w.size()) == kernels::ParamLayout(train::mlp_spec(job)).num_params());
+  CHECK(std::all_of(w.begin(), w.end(), [](float x) { return std::isfinite(x); }));
   const auto st = j.stats();
-  CHECK(st.progress.version == job.total_steps);
   REQUIRE_FALSE(st.recent.empty());
   CHECK_FALSE(has_slot(st.recent.back(), 2));
   CHECK_FALSE(st.slots[2].alive);
   CHECK(j.info(j.trainer_names[2]).state == ActorState::dead);
+  // Nothing of slot 2's data was skipped: the survivors trained the batches it
+  // left, so the epoch took more steps than the fault-free 200.
+  const auto ledger = j.shards[0].call(&train::Aggregator::ledger).get(10s);
+  REQUIRE(ledger.size() == 1);
+  CHECK(ledger[0].samples_expected == 4800);
+  CHECK(ledger[0].samples_trained == 4800);
+  CHECK(ledger[0].samples_skipped() == 0);
+  CHECK(ledger[0].batches_settled == ledger[0].batches);
+  CHECK(ledger[0].batches_stolen > 0);
+  CHECK(st.progress.version > job.total_steps);
 }
 
 TEST_CASE("abort, an exception in the step loop, a CUDA error and a throwing constructor each restart only that trainer") {
