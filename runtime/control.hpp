@@ -74,7 +74,8 @@ struct DeathRecord {
   std::string reason;  ///< e.g. "constructor threw: …", "node 2 lost", "killed by user"
   int64_t time_ms = 0;
   NodeId node = 0;
-  MSGPACK_DEFINE_MAP(incarnation, exit_code, signal, reason, time_ms, node);
+  int64_t restart_delay_ms = 0;  ///< the restart backoff chosen after this death (0: not restarted)
+  MSGPACK_DEFINE_MAP(incarnation, exit_code, signal, reason, time_ms, node, restart_delay_ms);
 };
 
 /// An actor as the scheduler sees it (ctor_args left out of state replies).

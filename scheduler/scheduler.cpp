@@ -493,14 +493,17 @@ void Scheduler::handle_death(ActorEntry& a, const ActorExit& exit) {
     return;
   }
   a.restart_requested = false;
-  set_state(a, ActorState::restarting, d.reason, d.exit_code, d.signal);
   // Bounded exponential backoff: base · 2^(restarts since it last ran
   // healthy), capped. An incarnation that ran restart_backoff_reset or longer
   // resets the doubling (as Kubernetes resets CrashLoopBackOff), so an actor
-  // killed now and then restarts quickly; `restarts` stays the total.
+  // killed now and then restarts quickly; `restarts` stays the total. The
+  // delay is recorded with the death: recovery time = this choice + the
+  // mechanism's own time, and a report can tell them apart.
   if (ran_healthy) a.backoff_restarts = 0;
   const int n = std::min(a.backoff_restarts, 16);
   auto delay = std::min(options_.restart_backoff * (int64_t{1} << n), options_.restart_backoff_max);
+  a.info.deaths.back().restart_delay_ms = delay.count();
+  set_state(a, ActorState::restarting, d.reason, d.exit_code, d.signal);
   ++a.info.restarts;
   ++a.backoff_restarts;
   const ActorId id = a.info.id;

@@ -67,6 +67,7 @@ struct Kill {
   double alive_ms = NAN;          // to the replacement being ALIVE (the scheduler's event)
   double rate_recovery_ms = NAN;  // until the step rate is back to 90 % of the rate before the kill
   double rate_dip = NAN;          // the lowest 0.5 s step rate after the kill / the rate before
+  double backoff_ms = NAN;        // the restart delay the scheduler chose (a setting, not the mechanism)
 };
 
 struct Run {
@@ -310,6 +311,10 @@ Run train_once(const Cluster& cluster, const train::JobSpec& job, const Options&
     // Kill to ALIVE, from the scheduler's events: the rest of a recovery is the new process's own start.
     for (auto& k : run.kills) {
       const std::string name = prefix + k.what + "-" + std::to_string(k.index);
+      for (const auto& a : st->actors)
+        if (a.spec.name == name)
+          for (const auto& d : a.deaths)
+            if (d.incarnation == k.incarnation) k.backoff_ms = static_cast<double>(d.restart_delay_ms);
       for (const auto& e : st->events)
         if (e.name == name && e.state == ActorState::alive && e.incarnation > k.incarnation) {
           k.alive_ms = static_cast<double>(e.time_ms * 1000 - k.at_us) / 1e3;
@@ -350,7 +355,7 @@ std::string run_json(const Run& r, bool with_steps) {
     j << (i ? "," : "") << "{\"what\":\"" << k.what << "\",\"index\":" << k.index << ",\"incarnation\":"
       << k.incarnation << ",\"at_unix_us\":" << k.at_us << ",\"version\":" << k.version
       << ",\"recovery_ms\":" << jnum(k.recovery_ms) << ",\"alive_ms\":" << jnum(k.alive_ms)
-      << ",\"rate_recovery_ms\":" << jnum(k.rate_recovery_ms)
+      << ",\"rate_recovery_ms\":" << jnum(k.rate_recovery_ms) << ",\"backoff_ms\":" << jnum(k.backoff_ms)
       << ",\"rate_dip\":" << jnum(k.rate_dip) << "}";
   }
   j << "]";
@@ -463,7 +468,7 @@ int main(int argc, char** argv) {
   cluster.shutdown();
 
   // Figures.
-  std::vector<double> rec, alive, rate, shard_rec;
+  std::vector<double> rec, alive, rate, shard_rec, backoff, own;
   int trainer_kills = 0, loaders_killed = 0;
   for (const auto& k : chaos.kills) {
     if (k.what == "loader") {
@@ -473,6 +478,8 @@ int main(int argc, char** argv) {
       rec.push_back(k.recovery_ms);
       alive.push_back(k.alive_ms);
       rate.push_back(k.rate_recovery_ms);
+      backoff.push_back(k.backoff_ms);
+      own.push_back(k.recovery_ms - k.backoff_ms);
     } else {
       shard_rec.push_back(k.recovery_ms);
     }
@@ -525,6 +532,10 @@ int main(int argc, char** argv) {
       << jnum(percentile(rec, 0.95)) << " ms (" << recovered << "/" << trainer_kills << " observed); of which kill -9 "
       << "to the replacement ALIVE p50 " << jnum(percentile(alive, 0.5)) << " ms, p95 " << jnum(percentile(alive, 0.95))
       << " ms\n";
+  sum << "  of the recovery, restart backoff (a setting: troupe scheduler --restart-backoff-ms) p50 "
+      << jnum(percentile(backoff, 0.5)) << " ms, p95 " << jnum(percentile(backoff, 0.95))
+      << " ms; the mechanism's own (recovery - backoff) p50 " << jnum(percentile(own, 0.5)) << " ms, p95 "
+      << jnum(percentile(own, 0.95)) << " ms\n";
   sum << "  step rate back to 90 % after a trainer kill: p50 " << jnum(percentile(rate, 0.5)) << " ms, p95 "
       << jnum(percentile(rate, 0.95)) << " ms\n";
   if (!shard_rec.empty())
@@ -547,7 +558,8 @@ int main(int argc, char** argv) {
   std::ofstream(fs::path(o.out) / "chaos_summary.txt") << sum.str();
   std::printf("%s", sum.str().c_str());
   std::printf("{\"trainer_kills\":%d,\"trainer_recovered\":%d,\"recovery_p50_ms\":%s,\"recovery_p95_ms\":%s,"
-              "\"alive_p50_ms\":%s,\"alive_p95_ms\":%s,"
+              "\"alive_p50_ms\":%s,\"alive_p95_ms\":%s,\"backoff_p50_ms\":%s,\"backoff_p95_ms\":%s,"
+              "\"recovery_less_backoff_p50_ms\":%s,\"recovery_less_backoff_p95_ms\":%s,"
               "\"step_rate_recovery_p50_ms\":%s,\"step_rate_recovery_p95_ms\":%s,\"shard_recovery_ms\":%s,"
               "\"baseline_test_accuracy\":%s,\"chaos_test_accuracy\":%s,\"accuracy_diff_points\":%s,"
               "\"baseline_s\":%s,\"chaos_s\":%s,\"stale_pushes_rejected\":%lld,\"steps\":%lld,"
@@ -555,6 +567,8 @@ int main(int argc, char** argv) {
               "\"batches_redone\":%lld,\"batches_missing\":%lld,\"batches_repeated\":%lld,\"loader_kills\":%d,\"pass\":%s}\n",
               trainer_kills, recovered, jnum(percentile(rec, 0.5)).c_str(), jnum(percentile(rec, 0.95)).c_str(),
               jnum(percentile(alive, 0.5)).c_str(), jnum(percentile(alive, 0.95)).c_str(),
+              jnum(percentile(backoff, 0.5)).c_str(), jnum(percentile(backoff, 0.95)).c_str(),
+              jnum(percentile(own, 0.5)).c_str(), jnum(percentile(own, 0.95)).c_str(),
               jnum(percentile(rate, 0.5)).c_str(), jnum(percentile(rate, 0.95)).c_str(),
               jnum(shard_rec.empty() ? NAN : shard_rec[0]).c_str(), jnum(base.accuracy).c_str(),
               jnum(chaos.accuracy).c_str(), jnum(diff_points).c_str(), jnum(base.seconds).c_str(),
