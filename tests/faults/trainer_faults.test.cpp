@@ -3,6 +3,11 @@
 // death, the new incarnation pulls the current weights and contributes from
 // the next step, and no gradient of a dead incarnation is ever applied.
 #include <signal.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include <algorithm>
 #include <cmath>
@@ -24,6 +29,22 @@ Incarnation wait_rejoined(const FaultJob& j, int slot, Incarnation dead) {
   if (!back) FAIL("slot " << slot << " incarnation " << next << " never contributed");
   MESSAGE("slot " << slot << " incarnation " << next << " contributed first to version " << first);
   return next;
+}
+
+/// What incarnation `inc` of actor `id` wrote to its log: the worker brackets each incarnation's output with
+/// "incarnation N starting" and "incarnation N ended" lines. "" when the log or that incarnation is not there.
+std::string incarnation_log(const std::string& log_dir, ActorId id, Incarnation inc) {
+  const std::string suffix = "-" + std::to_string(id) + ".log";
+  for (const auto& e : std::filesystem::recursive_directory_iterator(log_dir)) {
+    const std::string name = e.path().filename().string();
+    if (name.size() < suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+    std::ifstream in(e.path());
+    const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    const auto b = text.find("incarnation " + std::to_string(inc) + " starting");
+    if (b == std::string::npos) return "";
+    return text.substr(b, text.find("incarnation " + std::to_string(inc) + " ended", b) - b);
+  }
+  return "";
 }
 
 }  // namespace
@@ -105,7 +126,11 @@ TEST_CASE("abort, an exception in the step loop, a CUDA error and a throwing con
   job.epochs = 50;
   job.fault_ctor_throw = {2, 0};  // slot 2's first incarnation throws in its constructor
   train::finalize(job, 10000);
-  auto cluster = small_cluster();
+  // Our own log directory: the exception and the CUDA error end the process alike (exit code 4), and only
+  // the dying incarnation's log says which of the two it was.
+  std::string log_dir = std::filesystem::temp_directory_path() / "troupe-inject-XXXXXX";
+  REQUIRE(::mkdtemp(log_dir.data()) != nullptr);
+  auto cluster = Cluster::local({.workers = 1, .cpus_per_worker = 4, .log_dir = log_dir, .http_port = -1});
   FaultJob j(cluster, job, {.prefix = "inject"});
   // The constructor failure: slot 2 comes back as incarnation 1 and trains.
   wait_rejoined(j, 2, 0);
@@ -121,14 +146,24 @@ TEST_CASE("abort, an exception in the step loop, a CUDA error and a throwing con
     inc = wait_rejoined(j, 1, inc);
     const auto a = j.info(j.trainer_names[1]);
     REQUIRE_FALSE(a.deaths.empty());
-    if (kind == "abort")
+    const std::string log = incarnation_log(log_dir, a.id, inc - 1);
+    INFO("log of the incarnation that died:\n" << log);
+    if (kind == "abort") {
       CHECK(a.deaths.back().signal == SIGABRT);
-    else
-      CHECK(a.deaths.back().exit_code == 4);  // the step loop's exception ended the process
+    } else {
+      CHECK(a.deaths.back().exit_code == 4);  // an exception escaped the step loop and ended the process
+      // A device fault is not retried in place (trainer.cpp DeviceFault): the kernel's error is what ended it.
+      // A plain exception in the step loop ends it too, but is no kernel failure.
+      const bool device = log.find("background task failed: kernel failed: CUDA error") != std::string::npos;
+      const bool plain = log.find("background task failed: injected exception in the step loop") != std::string::npos;
+      CHECK(device == (kind == "cuda"));
+      CHECK(plain == (kind == "exception"));
+    }
   }
   CHECK(j.info(j.trainer_names[0]).incarnation == 0);
   CHECK(j.info(j.trainer_names[2]).incarnation == 1);
   CHECK(j.info(j.shard_names[0]).incarnation == 0);
+  std::filesystem::remove_all(log_dir);
 }
 
 TEST_CASE("pushes from a stale or dead incarnation are rejected and counted, and a dead one's pending gradient is dropped") {
