@@ -9,6 +9,7 @@
 #include <future>
 
 #include "runtime/actor_context.hpp"
+#include "runtime/lease.hpp"
 #include "runtime/runtime.hpp"
 
 namespace troupe {
@@ -63,8 +64,23 @@ int run_actor_process(const ActorProcessOptions& o) {
   ro.scheduler = o.scheduler;
   ro.bind = "tcp://" + o.host + ":*";
   ro.self = Identity{o.actor, o.incarnation};
+  // Serve calls, and call other actors, only while the worker holds the lease.
+  // (Declared before the runtime, which uses it until it stops.)
+  Lease lease;
+  if (o.lease_fd >= 0) {
+    auto attached = Lease::attach(o.lease_fd);
+    if (!attached.ok()) {
+      std::fprintf(stderr, "troupe actor %llu: %s\n", static_cast<unsigned long long>(o.actor),
+                   attached.error().to_string().c_str());
+      return 3;
+    }
+    lease = std::move(attached.value());
+  }
   Runtime rt(ro);
   Runtime::set_current(&rt);
+  auto gate = [&lease] { return lease.refusal(); };
+  rt.server().set_gate(gate);
+  rt.client().set_gate(gate);
   rt.start();
 
   if (auto loaded = load_code_paths(o.code_paths); !loaded.ok()) return fail(rt, o, loaded.error().message, 2);

@@ -17,6 +17,7 @@ struct ActorProcessOptions {
   ActorId actor = 0;
   Incarnation incarnation = 0;
   std::vector<std::string> code_paths;
+  int lease_fd = -1;  ///< the worker's serving lease page (runtime/lease.hpp); -1: serve without one
 };
 
 /// Runs the actor until it is told to stop; returns the process exit code.

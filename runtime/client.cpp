@@ -50,6 +50,14 @@ std::shared_ptr<CallState> Client::call(const std::string& endpoint, const std::
 
 std::shared_ptr<CallState> Client::call_actor(ActorId actor, const std::string& method, Frames frames,
                                               CallOptions options) {
+  if (gate_) {
+    if (auto refused = gate_()) {
+      // A replaced incarnation must not change other actors' state (a trainer's pushes).
+      auto state = std::make_shared<CallState>();
+      state->set(std::move(*refused));
+      return state;
+    }
+  }
   Pending p;
   p.actor = actor;
   p.retryable = options.retryable;

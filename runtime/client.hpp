@@ -85,6 +85,10 @@ class Client {
   }
   /// Runs fn on the I/O thread for every scheduler event. Must not block. Thread-safe.
   void add_event_listener(std::function<void(const Event&)> fn);
+  /// Decides whether this process may call other actors now (the serving
+  /// lease, runtime/lease.hpp): an error fails the call at once with it.
+  /// Calls to the scheduler and workers are not gated. Not thread-safe: set before start.
+  void set_gate(std::function<std::optional<Error>()> gate) { gate_ = std::move(gate); }
 
   [[nodiscard]] const std::string& scheduler() const { return scheduler_; }
   [[nodiscard]] const Identity& self() const { return self_; }
@@ -134,6 +138,7 @@ class Client {
   std::unordered_map<uint64_t, Pending> pending_;
   std::unordered_map<ActorId, Location> locations_;
   std::vector<std::function<void(const Event&)>> listeners_;
+  std::function<std::optional<Error>()> gate_;
   ClientStats stats_;
 };
 

@@ -221,7 +221,11 @@ struct Registered {
   /// Incarnations the worker must stop: restarted elsewhere while it was cut
   /// off (a partition), killed meanwhile, or unknown to this scheduler.
   std::vector<RunningActor> stop;
-  MSGPACK_DEFINE_MAP(node, events_endpoint, stop);
+  /// The serving lease (runtime/lease.hpp): each answered heartbeat holds the
+  /// worker's actors serving this long from when it was sent; shorter than the
+  /// scheduler's heartbeat timeout. 0: no lease (an older scheduler).
+  int64_t lease_ms = 0;
+  MSGPACK_DEFINE_MAP(node, events_endpoint, stop, lease_ms);
 };
 
 /// Actor process → scheduler: why it is about to exit (before the worker reports the exit).

@@ -147,6 +147,8 @@ std::vector<char*> c_array(std::vector<std::string>& strings) {
   // The parent's other fds (a listening socket, a journal) must not leak into
   // actors: a leaked listener would keep a dead worker's port busy.
   ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+  for (int fd : spec.inherit_fds)
+    if (::fcntl(fd, F_SETFD, 0) != 0) fail(Stage::setup);  // passed on purpose (e.g. the lease page)
   ::execve(path, argv, envp);
   fail(Stage::exec);
   ::_exit(127);  // unreachable

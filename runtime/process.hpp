@@ -46,6 +46,8 @@ struct SpawnSpec {
   /// then reach everything it started, not only the direct child.
   bool new_process_group = true;
   std::string cwd{};  ///< working directory; empty = the parent's
+  /// Descriptors the child keeps, at the same numbers (every other one above 2 is closed on exec).
+  std::vector<int> inherit_fds{};
 };
 
 /// A started child process. Move-only; owns the process (and its group when

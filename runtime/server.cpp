@@ -72,6 +72,15 @@ void Server::handle_request(std::string routing, Frames&& frames) {
   }
   auto run = [this, handler = &it->second.handler, responder,
               m = std::make_shared<Message>(std::move(msg.value()))] {
+    // Checked when the call runs, not when it arrived: a call queued before the
+    // lease ran out must not run after it.
+    if (gate_) {
+      if (auto refused = gate_()) {
+        ++stats_.refused;
+        responder.fail(*refused);
+        return;
+      }
+    }
     const int64_t deadline = m->header().deadline_ms;
     if (deadline != 0 && now_ms() > deadline) {
       ++stats_.expired;

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -54,6 +55,7 @@ struct ServerStats {
   std::atomic<uint64_t> overloaded{0};         ///< refused because the queue was full
   std::atomic<uint64_t> expired{0};            ///< deadline passed before it could run
   std::atomic<uint64_t> dropped{0};            ///< not a call, no way to answer
+  std::atomic<uint64_t> refused{0};            ///< refused by the gate (lease expired)
 };
 
 class Server {
@@ -71,6 +73,10 @@ class Server {
   /// by a newer incarnation; such calls are fenced off like stale targets.
   /// Runs on the I/O thread. Not thread-safe: set before start.
   void set_sender_check(std::function<bool(ActorId, Incarnation)> is_stale) { sender_stale_ = std::move(is_stale); }
+  /// Decides, just before each call runs, whether this process may serve it
+  /// (the serving lease, runtime/lease.hpp); an error refuses the call with it.
+  /// Not thread-safe: set before start.
+  void set_gate(std::function<std::optional<Error>()> gate) { gate_ = std::move(gate); }
   /// A sentence listing the methods, for unknown-method errors.
   void set_description(std::string what) { what_ = std::move(what); }
   [[nodiscard]] const ServerStats& stats() const { return stats_; }
@@ -90,6 +96,7 @@ class Server {
   std::string what_ = "this process";
   std::unordered_map<std::string, Entry> methods_;
   std::function<bool(ActorId, Incarnation)> sender_stale_;
+  std::function<std::optional<Error>()> gate_;
   ServerStats stats_;
 };
 

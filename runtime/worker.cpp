@@ -57,6 +57,9 @@ Worker::Worker(Options options) : options_(std::move(options)) {
   if (options_.log_dir.empty()) options_.log_dir = "/tmp/troupe-logs-" + std::to_string(getpid());
   if (options_.troupe_binary.empty()) options_.troupe_binary = find_troupe_binary();
   std::filesystem::create_directories(options_.log_dir);
+  auto lease = Lease::create();
+  if (!lease.ok()) throw Exception(lease.error());
+  lease_ = std::move(lease.value());
   Runtime::Options ro;
   ro.scheduler = options_.scheduler;
   ro.bind = "tcp://" + options_.host + ":*";
@@ -105,6 +108,7 @@ void Worker::stop(std::chrono::milliseconds grace) {
   });
   // If the I/O thread is already gone the promise never completes: bound the wait.
   if (fut.wait_for(grace + std::chrono::seconds(2)) != std::future_status::ready) running_.clear();
+  if (probe_.joinable()) probe_.join();
   runtime_->stop();
   runtime_.reset();
 }
@@ -120,8 +124,9 @@ void Worker::register_now() {
   reg.log_dir = options_.log_dir;
   reg.previous_id = node_id_.load();
   for (auto& [id, r] : running_) reg.running.push_back(RunningActor{id, r.incarnation});
+  const auto sent = Lease::Clock::now();
   auto call = runtime_->client().call_scheduler("register_node", reg, std::chrono::milliseconds(2000));
-  call->add_callback([this](const Result<Message>& r) {
+  call->add_callback([this, sent](const Result<Message>& r) {
     registering_ = false;
     if (stopping_) return;
     auto ok = r.ok() ? r.value().body_as<Registered>() : Result<Registered>(r.error());
@@ -144,15 +149,46 @@ void Worker::register_now() {
                    static_cast<unsigned long long>(stale.actor), stale.incarnation);
       it->second.child.signal(SIGKILL);
     }
+    // Only now (the replaced copies are killed) may the others serve again.
+    lease_ms_ = ok->lease_ms;
+    renew_lease(sent);
+  });
+}
+
+void Worker::renew_lease(Lease::Clock::time_point sent) {
+  if (lease_ms_ <= 0) lease_.renew(Lease::Clock::time_point::max());  // a scheduler without leases
+  else lease_.renew(sent + std::chrono::milliseconds(lease_ms_));
+}
+
+void Worker::probe_scheduler() {
+  if (lease_ms_ <= 0 || probing_.exchange(true)) return;
+  if (probe_.joinable()) probe_.join();  // the previous probe has finished (probing_ was false)
+  probe_ = std::jthread([this] {
+    const auto t = Lease::Clock::now();
+    // Refused: the scheduler's host answers and nothing listens, so no scheduler
+    // can declare this node dead before it restarts and waits its grace period.
+    if (connect_refused(options_.scheduler, std::min(options_.heartbeat_interval, std::chrono::milliseconds(300))))
+      lease_.renew(t + std::chrono::milliseconds(lease_ms_));
+    probing_ = false;
   });
 }
 
 void Worker::heartbeat() {
   if (stopping_) return;
   if (node_id_.load() != 0) {
+    if (heartbeats_out_ > 0) probe_scheduler();  // the last one is still unanswered: is the scheduler down?
+    const auto sent = Lease::Clock::now();
+    ++heartbeats_out_;
     auto call = runtime_->client().call_scheduler("heartbeat", Heartbeat{node_id_.load()}, options_.heartbeat_interval * 4);
-    call->add_callback([this](const Result<Message>& r) {
-      if (!r.ok() && r.error().code == Errc::not_found) register_now();
+    call->add_callback([this, sent](const Result<Message>& r) {
+      --heartbeats_out_;
+      if (r.ok()) {
+        renew_lease(sent);
+      } else if (r.error().code == Errc::not_found) {
+        // The scheduler declared this node dead and restarts its actors elsewhere: stop serving now.
+        lease_.revoke();
+        register_now();
+      }
     });
   }
   runtime_->io().post_after(options_.heartbeat_interval, [this] { heartbeat(); });
@@ -166,7 +202,9 @@ void Worker::on_start_actor(const Message& m, const Responder& r) {
   SpawnSpec spec;
   spec.exe = options_.troupe_binary;
   spec.args = {"actor", "--scheduler", options_.scheduler, "--host", options_.host, "--actor",
-               std::to_string(start->actor), "--incarnation", std::to_string(start->incarnation)};
+               std::to_string(start->actor), "--incarnation", std::to_string(start->incarnation),
+               "--lease-fd", std::to_string(lease_.fd())};
+  spec.inherit_fds = {lease_.fd()};
   for (const auto& p : start->code_paths) {
     spec.args.push_back("--code-path");
     spec.args.push_back(p);

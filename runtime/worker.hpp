@@ -3,8 +3,9 @@
 // scheduler, heartbeats, starts actor processes on request (fork/exec of
 // `troupe actor`, a GPU actor sees only its devices through
 // CUDA_VISIBLE_DEVICES), captures each actor's output into a log file, reaps
-// them through pidfds and reports every exit with its cause. All state lives
-// on the runtime's I/O thread.
+// them through pidfds and reports every exit with its cause. It holds the
+// host's serving lease (runtime/lease.hpp) and passes it to every actor
+// process it starts. All state lives on the runtime's I/O thread.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -13,9 +14,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "runtime/control.hpp"
+#include "runtime/lease.hpp"
 #include "runtime/process.hpp"
 #include "runtime/runtime.hpp"
 
@@ -69,6 +72,10 @@ class Worker {
   [[nodiscard]] std::optional<std::string> log_path(ActorId actor) const;
   void on_child_exit(ActorId id);
   void report_exit(const ActorExit& exit);
+  /// The lease held from `sent` (when the answered message left) for the scheduler's lease_ms.
+  void renew_lease(Lease::Clock::time_point sent);
+  /// A heartbeat is unanswered: if the scheduler's port refuses connections (it is down, not cut off), hold on.
+  void probe_scheduler();
 
   Options options_;
   std::unique_ptr<Runtime> runtime_;
@@ -78,6 +85,11 @@ class Worker {
   std::condition_variable registered_cv_;
   bool stopping_ = false;
   bool registering_ = false;
+  Lease lease_;                 // written here, read by the actor processes
+  int64_t lease_ms_ = 0;        // from the scheduler at registration (0: no lease)
+  int heartbeats_out_ = 0;      // sent and not answered yet
+  std::atomic<bool> probing_{false};
+  std::jthread probe_;          // one probe at a time; joined before the worker goes
 };
 
 /// Path of the `troupe` binary for actor processes: $TROUPE_BIN, else the one

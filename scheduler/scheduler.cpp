@@ -214,7 +214,9 @@ void Scheduler::on_register(const Message& m, const Responder& r) {
   n.last_heartbeat_ms = now_ms();
   std::vector<int> gpus;
   for (int i = 0; i < static_cast<int>(n.total.gpus); ++i) gpus.push_back(i);
-  Registered reply{n.id, events_endpoint(), {}};
+  // Two thirds of the timeout: the old incarnations stop serving a third of it
+  // before this scheduler may declare the node dead and start them elsewhere.
+  Registered reply{n.id, events_endpoint(), {}, options_.heartbeat_timeout.count() * 2 / 3};
   // What the worker still runs: keep the incarnations that are current here,
   // stop the others (replaced elsewhere, killed, or unknown).
   for (const auto& running : reg->running) {

@@ -213,3 +213,68 @@ TEST_CASE("troupe scheduler refuses a negative restart delay with one error line
   CHECK(out.find("control") == std::string::npos);  // it never started
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("an actor whose worker is SIGSTOPped stops serving before its replacement starts: never two serving incarnations") {
+  const auto dir = temp_dir();
+  // Lease = 2/3 of the 1500 ms heartbeat timeout = 1000 ms.
+  auto [sched, endpoint] = start_scheduler(dir, {"--heartbeat-timeout-ms", "1500"});
+  auto [w1, node1] = start_worker(dir, "w1", endpoint, "1");
+  auto [w2, node2] = start_worker(dir, "w2", endpoint, "1");
+  auto cluster = troupe::Cluster::connect(endpoint);
+  auto t = cluster.spawn<Tally>({.name = "leased", .cpus = 1, .max_restarts = 3}, 0);
+  REQUIRE(t.call(&Tally::incarnation).get(10s) == 0);
+  auto before = cluster.wait_alive(t.id(), 10s);
+  REQUIRE(before.ok());
+  troupe::Child& host = std::to_string(before->node) == node1 ? w1 : w2;
+
+  // Calls from here, every few ms, while the old incarnation's worker is
+  // stopped (the actor process itself runs on) until the new one answers.
+  using Clock = std::chrono::steady_clock;
+  struct Answer {
+    Clock::time_point sent, received;
+    int incarnation;  // -1: refused or failed
+    std::string error;
+  };
+  std::vector<Answer> answers;
+  const auto stopped = Clock::now();
+  REQUIRE(host.signal(SIGSTOP));
+  const auto deadline = stopped + 20s;
+  bool replaced = false;
+  while (Clock::now() < deadline && !replaced) {
+    Answer a{Clock::now(), {}, -1, {}};
+    auto r = t.call(&Tally::incarnation).result(2s);
+    a.received = Clock::now();
+    if (r.ok()) a.incarnation = static_cast<int>(r.value());
+    else a.error = r.error().to_string();
+    replaced = a.incarnation >= 1;
+    answers.push_back(a);
+  }
+  REQUIRE(host.signal(SIGCONT));
+  REQUIRE(replaced);
+  auto ms = [&](Clock::time_point p) { return std::chrono::duration_cast<std::chrono::milliseconds>(p - stopped).count(); };
+  Clock::time_point last_old{}, first_new{};
+  int refused = 0, old_answers = 0;
+  for (const auto& a : answers) {
+    if (a.incarnation == 0) last_old = a.received, ++old_answers;
+    if (a.incarnation >= 1 && first_new == Clock::time_point{}) first_new = a.sent;
+    if (a.incarnation < 0 && a.error.find("lease") != std::string::npos) ++refused;
+  }
+  INFO("old incarnation answered " << old_answers << " call(s), the last " << ms(last_old)
+       << " ms after SIGSTOP; lease refusals " << refused << "; the new one first answered a call sent at "
+       << ms(first_new) << " ms");
+  // It served on while its lease held (the worker renewed it up to a heartbeat before the stop) ...
+  CHECK(old_answers > 0);
+  // ... then refused calls, naming the lease, and never answered again: its last answer came before the first
+  // call the new incarnation answered was even sent.
+  CHECK(refused > 0);
+  CHECK(last_old < first_new);
+  // Within the lease (1000 ms from the last renewal, at most one 500 ms heartbeat before the stop) and a margin
+  // for a loaded machine; the scheduler cannot restart it before the 1500 ms timeout.
+  CHECK(ms(last_old) < 1500);
+  // After SIGCONT the worker hears that its node was declared dead and kills the replaced copy.
+  REQUIRE(eventually([&] { return troupe::testing::process_gone(before->pid); }, 15s));
+  CHECK(t.call(&Tally::incarnation).get(10s) >= 1);
+  cluster.shutdown();
+  sched.signal(SIGTERM);
+  std::filesystem::remove_all(dir);
+}

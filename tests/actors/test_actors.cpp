@@ -3,6 +3,6 @@
 #include "runtime/registry.hpp"
 
 TROUPE_ACTOR(Echo, echo, add, scale, fail, fail_with, pid);
-TROUPE_ACTOR(Tally, add, value, pid, slow_add);
+TROUPE_ACTOR(Tally, add, value, pid, slow_add, incarnation);
 TROUPE_ACTOR(Relay, add_via);
 TROUPE_ACTOR(Fragile, ok);

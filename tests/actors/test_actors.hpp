@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "runtime/actor_context.hpp"
 #include "runtime/actor_handle.hpp"
 #include "runtime/tensor.hpp"
 
@@ -34,6 +35,8 @@ struct Tally {
   int add(int x) { return value_ += x; }
   int value() const { return value_; }
   int pid() const { return static_cast<int>(getpid()); }
+  /// Which incarnation answers (to count calls served by each).
+  unsigned incarnation() const { return troupe::this_actor().incarnation(); }
   /// Adds after `ms` milliseconds of work: a call that is in flight long enough to kill its actor.
   int slow_add(int x, int ms) {
     std::this_thread::sleep_for(std::chrono::milliseconds(ms));

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Hosts as network namespaces on one machine (issue 5, items 3 and 4):
-#  1. a partition cuts the host of an actor off: after the heartbeat timeout the
-#     actor is restarted on the other host; when the link returns, the old
-#     incarnation is fenced and stopped — never two live copies for good;
+#  1. a partition cuts the host of an actor off: the old incarnation stops
+#     serving when its lease runs out, before the heartbeat timeout after
+#     which the actor is restarted on the other host (callers on both sides
+#     of the cut count the calls each incarnation answered, and when); when
+#     the link returns, the old incarnation is stopped;
 #  2. a host is lost for good (every process in it killed): its actor moves on;
 #  3. a training job (`troupe train --cluster`) while the host of one of its
 #     trainers is cut off and comes back: the job finishes with a good model,
@@ -15,6 +17,7 @@
 set -euo pipefail
 TROUPE=${TROUPE_BIN:?TROUPE_BIN must name the troupe binary}
 SPAWN=${INSPECTION_SPAWN:?INSPECTION_SPAWN must name the spawn helper}
+WATCH=${NETNS_WATCH:?NETNS_WATCH must name the watch helper}
 
 if [[ $(id -u) -ne 0 ]] || ! command -v ip >/dev/null; then echo "skip: needs root and iproute2"; exit 77; fi
 tag=tp$(( $$ % 100000 ))
@@ -90,11 +93,41 @@ out=$(in_s "$SPAWN" "$addr" p1 3 1) || fail "spawn failed: $out"
 old_pid=$(sed -n 's/.* pid \([0-9]*\)$/\1/p' <<<"$out")
 host=$(node_host "$(actor_field p1 node)")
 h=$(ns_of_ip "$host")
+# One caller on the cut-off host (it reaches only the old incarnation), one beside the scheduler.
+ip netns exec "$tag-$h" "$WATCH" "$addr" p1 12 >"$dir/watch-cut.log" 2>&1 &
+watch_cut=$!
+in_s "$WATCH" "$addr" p1 12 >"$dir/watch-main.log" 2>&1 &
+watch_main=$!
+eventually 15 grep -q ready "$dir/watch-cut.log" || fail "the watcher on host $h got no answer"
+eventually 15 grep -q ready "$dir/watch-main.log" || fail "the watcher beside the scheduler got no answer"
 echo "p1 runs on host $h ($host), pid $old_pid; cutting $h off"
 ip -n "$tag-br" link set "$tag-$h-br" down
+cut_ms=$(/usr/bin/python3 -c 'import time; print(int(time.monotonic() * 1000))')
 eventually 20 alive_on_other_host p1 "$host" 1 || fail "p1 was not restarted on the other host"
 echo "p1 restarted as incarnation $(actor_field p1 incarnation) on the other host"
 kill -0 "$old_pid" 2>/dev/null && echo "the cut-off copy (pid $old_pid) still runs, isolated"
+wait "$watch_cut" "$watch_main" || fail "a watcher failed"
+/usr/bin/python3 - "$dir/watch-cut.log" "$dir/watch-main.log" "$cut_ms" <<'PY' || fail "two incarnations of p1 served at once"
+import re, sys
+def spans(path):
+    out = {}
+    for line in open(path):
+        m = re.match(r"incarnation (\d+) first_ms (-?\d+) last_ms (-?\d+) answers (\d+)", line)
+        if m: out[int(m[1])] = (int(m[2]), int(m[3]), int(m[4]))
+        m = re.match(r"refused (\d+) first_ms (-?\d+)", line)
+        if m: out["refused"] = (int(m[2]), int(m[1]))
+    return out
+cut, main, t_cut = spans(sys.argv[1]), spans(sys.argv[2]), int(sys.argv[3])
+last_old = max(s[1] for k, s in list(cut.items()) + list(main.items()) if k == 0)
+first_new = min(s[0] for k, s in list(cut.items()) + list(main.items()) if k != "refused" and k >= 1)
+refused = cut.get("refused", (-1, 0))
+print(f"partition: the old incarnation answered its last call {last_old - t_cut} ms after the cut, "
+      f"refused {refused[1]} call(s) for its lease from {refused[0] - t_cut} ms; the new one answered "
+      f"from {first_new - t_cut} ms")
+assert refused[1] > 0, "the cut-off copy never refused a call"
+assert last_old < first_new, (last_old, first_new)
+assert 1 not in cut, "the caller on the cut-off host reached the new incarnation"
+PY
 ip -n "$tag-br" link set "$tag-$h-br" up
 eventually 20 pid_gone "$old_pid" || fail "the old incarnation (pid $old_pid) was not stopped after the link returned"
 grep -q "stopping actor" "$dir/worker-$h.log" || fail "worker $h did not report fencing"

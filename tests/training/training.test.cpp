@@ -121,19 +121,25 @@ TEST_CASE("backup-worker, bounded-staleness and asynchronous modes each converge
   // (Intel) host should not either. Each bound below is relative to sync and leaves 0.06-0.09 beyond the
   // worst run, 4-7 standard deviations from that mode's mean, so only a mode that trains markedly worse than
   // sync fails it. (The former loss < 1.0 was 0.045 above backup's worst run, about 2 standard deviations.)
+  // Since the batch ledger (actors/training/batch_ledger.hpp) backup mode too trains every sample once: the
+  // straggler's batch dropped with a step is handed out again, so a backup run takes between 200 steps (both
+  // pushes in every step) and 400 (one), plus the few steps in which the last batch in flight leaves the
+  // other trainer idle. (The figures above were measured before: then it dropped half of the batches.)
   struct Bound {
     train::Consistency mode;
     double loss_above_sync, accuracy_below_sync;
-    int64_t versions, samples;  // backup applies one push of the two per step; ssp and async every push
+    int64_t min_versions, max_versions;  // ssp and async apply every push: 400 versions
   };
-  for (const Bound b : {Bound{train::Consistency::backup, 0.25, 0.15, 200, 3200},
-                        Bound{train::Consistency::ssp, 0.15, 0.10, 400, 6400},
-                        Bound{train::Consistency::async, 0.20, 0.10, 400, 6400}}) {
+  for (const Bound b : {Bound{train::Consistency::backup, 0.25, 0.15, 200, 410},
+                        Bound{train::Consistency::ssp, 0.15, 0.10, 400, 400},
+                        Bound{train::Consistency::async, 0.20, 0.10, 400, 400}}) {
     const Outcome o = run(b.mode);
     INFO(train::consistency_name(b.mode) << ": epoch loss " << o.loss << ", validation accuracy " << o.accuracy
-                                         << "; sync: " << sync.loss << ", " << sync.accuracy);
-    CHECK(o.versions == b.versions);
-    CHECK(o.samples == b.samples);
+                                         << ", " << o.versions << " versions; sync: " << sync.loss << ", "
+                                         << sync.accuracy);
+    CHECK(o.versions >= b.min_versions);
+    CHECK(o.versions <= b.max_versions);
+    CHECK(o.samples == 6400);  // every sample of the epoch, once
     CHECK(o.loss <= sync.loss + b.loss_above_sync);
     CHECK(o.accuracy >= sync.accuracy - b.accuracy_below_sync);
   }

@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
   actor->add_option("--actor", ao.actor)->required();
   actor->add_option("--incarnation", ao.incarnation)->required();
   actor->add_option("--code-path", ao.code_paths, "shared library with TROUPE_ACTOR classes");
+  actor->add_option("--lease-fd", ao.lease_fd, "the worker's serving lease (a shared page it passes)");
   actor->group("");  // internal: hidden from --help
 
   troupe::cli::add_inspection_commands(app);
