@@ -111,6 +111,7 @@ ActorSpec Cluster::make_spec(const ClassInfo& info, const SpawnOptions& options,
   spec.max_restarts = options.max_restarts;
   spec.retryable = options.retryable;
   spec.code_paths = options.code_paths;
+  spec.job = options.job;
   if (spec.code_paths.empty() && !info.library.empty()) spec.code_paths.push_back(info.library);
   spec.ctor_args.assign(args.data(), args.data() + args.size());
   return spec;
@@ -163,6 +164,27 @@ Result<void> Cluster::kill(ActorId id, bool restart) const {
 void Cluster::report_job(const JobInfo& job) const {
   // The reply only says the scheduler heard it; progress reports are not worth waiting for.
   (void)impl_->runtime->client().call_scheduler("job_report", job, kControlTimeout);
+}
+
+Result<JobLease> Cluster::start_job(JobRegistration registration) const {
+  if (registration.driver.empty()) {
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    registration.driver = "pid " + std::to_string(::getpid()) + " on " + host;
+  }
+  auto r = ask<JobRegistered>(*impl_->runtime, "job_register", registration, kControlTimeout);
+  if (!r.ok()) return r.error();
+  return JobLease(*impl_->runtime, impl_, r.value());
+}
+
+Result<JobLease> Cluster::adopt_job(JobId id, std::string driver) const {
+  auto r = ask<JobRegistered>(*impl_->runtime, "job_renew", JobRenewal{id, true, std::move(driver)}, kControlTimeout);
+  if (!r.ok()) return r.error();
+  return JobLease(*impl_->runtime, impl_, r.value());
+}
+
+Result<JobInfo> Cluster::job(const std::string& name, bool history, std::chrono::milliseconds timeout) const {
+  return ask<JobInfo>(*impl_->runtime, "job", JobQuery{name, history}, timeout);
 }
 
 Result<ActorInfo> Cluster::lookup(const std::string& name) const {

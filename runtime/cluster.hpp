@@ -9,6 +9,7 @@
 
 #include "runtime/actor_handle.hpp"
 #include "runtime/control.hpp"
+#include "runtime/job_lease.hpp"
 
 namespace troupe {
 
@@ -21,6 +22,10 @@ struct SpawnOptions {
   int max_restarts = 0;                 ///< -1: restart forever
   std::vector<std::string> retryable;   ///< methods resent to the next incarnation
   std::vector<std::string> code_paths;  ///< default: the shared library that registered T
+  /// The job that owns the actor (JobLease::id()): it is stopped when the job
+  /// ends or its driver is lost. 0: no job; it lives until killed (as Ray's
+  /// detached actors).
+  JobId job = 0;
 };
 
 /// Thread-safety: every member function is thread-safe. Copies share one
@@ -87,8 +92,23 @@ class Cluster {
   Result<void> kill(const std::string& name, bool restart = false) const;
   Result<void> kill(ActorId id, bool restart = false) const;
   /// Publishes a training job's progress to the scheduler (shell `train`,
-  /// dashboard curves, /metrics). Fire and forget: returns at once.
+  /// dashboard curves, /metrics). Fire and forget: returns at once. With
+  /// job.id set (a registered job) it also renews the lease; a final state
+  /// (DONE, FAILED, STOPPED) ends the job and stops its remaining actors.
   void report_job(const JobInfo& job) const;
+  /// Registers a job with the scheduler, which gives it a unique name (the
+  /// wanted one, else NAME-2, …) and an id for SpawnOptions::job. This process
+  /// holds its lease from now on (runtime/job_lease.hpp). `registration.driver`
+  /// empty: "pid N on HOST".
+  [[nodiscard]] Result<JobLease> start_job(JobRegistration registration) const;
+  /// Takes over the lease of running job `id` (the driver actor of a detached
+  /// job, from the program that registered it): this process renews it from
+  /// now on and, when it runs an actor, is the job's driver actor (its death
+  /// fails the job at once). not_found when the job is unknown or has ended.
+  [[nodiscard]] Result<JobLease> adopt_job(JobId id, std::string driver) const;
+  /// One job by name; `history` false leaves its curve points out.
+  [[nodiscard]] Result<JobInfo> job(const std::string& name, bool history = false,
+                                    std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
   /// The live actor named `name`, as the scheduler sees it.
   [[nodiscard]] Result<ActorInfo> lookup(const std::string& name) const;
   /// The scheduler's control endpoint.

@@ -63,7 +63,10 @@ struct ActorSpec {
   std::vector<std::string> retryable;  ///< methods resent to the next incarnation
   std::vector<std::string> code_paths;  ///< shared libraries the actor process loads
   std::vector<char> ctor_args;  ///< msgpack array of constructor arguments
-  MSGPACK_DEFINE_MAP(class_name, name, resources, max_restarts, retryable, code_paths, ctor_args);
+  /// The job that owns it (0: none). The scheduler stops a job's actors when
+  /// the job ends or its driver is lost; an actor of no job lives until killed.
+  JobId job = 0;
+  MSGPACK_DEFINE_MAP(class_name, name, resources, max_restarts, retryable, code_paths, ctor_args, job);
 };
 
 /// One death of an actor incarnation.
@@ -141,8 +144,26 @@ struct JobPoint {
   MSGPACK_DEFINE_MAP(step, time_ms, loss, accuracy, samples_per_s);
 };
 
+/// One finished epoch of a training job, as its epochs.jsonl line has it
+/// (NaN: not measured, e.g. no validation split).
+struct JobEpoch {
+  int64_t epoch = 0;
+  double train_loss = 0, train_accuracy = 0, val_loss = 0, val_accuracy = 0, test_loss = 0, test_accuracy = 0;
+  double seconds = 0;
+  double samples_per_s = 0;
+  bool best = false;        ///< the best model so far is this epoch's
+  std::string best_metric;  ///< what picks the best model, e.g. "test_accuracy"
+  double best_value = 0;
+  int64_t best_epoch = 0;
+  int64_t version = 0;      ///< shard 0's version at the epoch's end
+  MSGPACK_DEFINE_MAP(epoch, train_loss, train_accuracy, val_loss, val_accuracy, test_loss, test_accuracy, seconds,
+                     samples_per_s, best, best_metric, best_value, best_epoch, version);
+};
+
 /// A training job's progress (docs/CLI.md, "Job"). Reported to the scheduler
-/// with "job_report"; `history` in a report holds only the new points.
+/// with "job_report"; `history` and `epoch_results` in a report hold only the
+/// new entries. The scheduler owns id, reason, detached, driver, driver_actor
+/// and started_ms (set when the job registers); a report cannot change them.
 struct JobInfo {
   std::string name;
   std::string state;  ///< RUNNING, DONE, FAILED, STOPPED
@@ -155,8 +176,57 @@ struct JobInfo {
   std::vector<JobContributors> contributors;
   std::vector<JobPoint> history;
   int64_t updated_ms = 0;
+  JobId id = 0;              ///< 0: reported without registering (no lease, never declared lost)
+  std::string reason;        ///< why it is FAILED or STOPPED ("driver lost: …"), else ""
+  bool detached = false;     ///< its driver runs on the cluster, not in the program that started it
+  std::string driver;        ///< who drives it, for people ("pid 4242 on host-a", "actor 17 …")
+  ActorId driver_actor = 0;  ///< the actor that drives it (detached), else 0
+  int64_t started_ms = 0;
+  int64_t epochs_total = 0;     ///< epochs planned (an estimate: faults lengthen none of them, early stopping ends sooner)
+  int64_t steps_per_epoch = 0;  ///< per trainer
+  int64_t epoch_step = 0;       ///< steps done in the current epoch, per trainer
+  std::vector<JobEpoch> epoch_results;
+  std::string summary;     ///< the driver's closing lines (DONE): totals, final accuracy, files written
+  std::string output_dir;  ///< where the driver writes the outputs (on the driver's host)
   MSGPACK_DEFINE_MAP(name, state, epoch, step, loss, accuracy, samples_per_s, trainers, contributors, history,
-                     updated_ms);
+                     updated_ms, id, reason, detached, driver, driver_actor, started_ms, epochs_total,
+                     steps_per_epoch, epoch_step, epoch_results, summary, output_dir);
+};
+
+/// Driver → scheduler "job_register": a job begins. The reply is a
+/// JobRegistered; from then on the caller holds the job's lease.
+struct JobRegistration {
+  std::string name;      ///< wanted; the scheduler appends -2, -3, … when a job of that name exists
+  bool detached = false;
+  std::string driver;
+  std::string output_dir;
+  MSGPACK_DEFINE_MAP(name, detached, driver, output_dir);
+};
+struct JobRegistered {
+  JobId id = 0;
+  std::string name;      ///< unique among the scheduler's jobs
+  int64_t lease_ms = 0;  ///< silence after which the driver is declared lost
+  MSGPACK_DEFINE_MAP(id, name, lease_ms);
+};
+
+/// Driver → scheduler "job_renew": the driver of job `id` is alive. With
+/// `adopt`, the sender takes the job over (a detached job's driver actor):
+/// the sender's actor id becomes the job's driver_actor and `driver` its
+/// description. Answered with a JobRegistered, or not_found when the job is
+/// unknown or has ended (the driver learns it was declared lost).
+struct JobRenewal {
+  JobId id = 0;
+  bool adopt = false;
+  std::string driver;
+  MSGPACK_DEFINE_MAP(id, adopt, driver);
+};
+
+/// Tool → scheduler "job": one job by name; without history (the curves'
+/// points), which following a job does not need.
+struct JobQuery {
+  std::string name;
+  bool history = false;
+  MSGPACK_DEFINE_MAP(name, history);
 };
 
 /// The scheduler's answer to "state".

@@ -10,6 +10,7 @@ namespace troupe {
 using ActorId = uint64_t;      ///< assigned by the scheduler, never reused; 0 = none
 using NodeId = uint64_t;       ///< assigned by the scheduler on registration; 0 = none
 using Incarnation = uint32_t;  ///< 0 for the first start, +1 on every restart
+using JobId = uint64_t;        ///< assigned by the scheduler when a job registers, never reused; 0 = none
 
 /// PENDING (no resources yet) → ALIVE → RESTARTING → ALIVE … → DEAD. Wire codes.
 enum class ActorState : uint8_t { pending = 0, starting = 1, alive = 2, restarting = 3, dead = 4 };

@@ -151,7 +151,8 @@ function renderEvents(s) {
   const evs = s.events.slice(-60).reverse();
   if (!evs.length) return setKids("events", el("div", {class: "empty"}, "no events"));
   setKids("events", evs.map(e => {
-    const who = e.topic === "node" ? "node " + e.node : (e.name || "#" + e.actor) + " (inc " + e.incarnation + ")";
+    const who = e.topic === "node" ? "node " + e.node : e.topic === "job" ? "job " + e.name :
+      (e.name || "#" + e.actor) + " (inc " + e.incarnation + ")";
     return el("div", {class: "ev"}, el("span", {class: "t"}, clock(e.time_ms)), el("span", {}, badge(e.state)),
       el("span", {}, el("b", {}, who), " ", e.message));
   }));

@@ -25,6 +25,9 @@ RecoveredState replay_records(const std::vector<std::string>& records) {
     } else if (r.type == "actor") {
       s.actors[r.actor.id] = r.actor;
       s.kill_requested[r.actor.id] = r.kill_requested;
+      s.kill_reasons[r.actor.id] = r.kill_reason;
+    } else if (r.type == "job") {
+      s.jobs[r.job.id] = r.job;
     } else if (r.type == "endpoints") {
       s.events_endpoint = r.events_endpoint;
     } else {
@@ -54,6 +57,14 @@ std::vector<std::string> snapshot_records(const RecoveredState& state) {
     r.actor = a;
     auto k = state.kill_requested.find(id);
     r.kill_requested = k != state.kill_requested.end() && k->second;
+    auto why = state.kill_reasons.find(id);
+    if (why != state.kill_reasons.end()) r.kill_reason = why->second;
+    out.push_back(encode_record(r));
+  }
+  for (const auto& [id, j] : state.jobs) {
+    JournalRecord r;
+    r.type = "job";
+    r.job = j;
     out.push_back(encode_record(r));
   }
   return out;

@@ -1,8 +1,9 @@
 #pragma once
 // What the scheduler writes to its journal and how it reads it back: one
-// record per change of a node or an actor (the whole entity, so the last
-// record of an entity is its state), plus the events endpoint so that a
-// restarted scheduler publishes where its subscribers already listen.
+// record per change of a node, an actor or a registered job (the whole
+// entity, so the last record of an entity is its state; a job without its
+// progress), plus the events endpoint so that a restarted scheduler publishes
+// where its subscribers already listen.
 #include <map>
 #include <string>
 #include <string_view>
@@ -14,12 +15,14 @@
 namespace troupe {
 
 struct JournalRecord {
-  std::string type;  ///< "node", "actor" or "endpoints"
+  std::string type;  ///< "node", "actor", "job" or "endpoints"
   NodeInfo node;
   ActorInfo actor;   ///< with spec.ctor_args: a restarted scheduler must be able to restart the actor
   bool kill_requested = false;
   std::string events_endpoint;
-  MSGPACK_DEFINE_MAP(type, node, actor, kill_requested, events_endpoint);
+  JobInfo job;              ///< JobTable::journal_copy: identity and state, no progress
+  std::string kill_reason;  ///< why the scheduler stopped the actor ("job x: driver lost"); "": by a user
+  MSGPACK_DEFINE_MAP(type, node, actor, kill_requested, events_endpoint, job, kill_reason);
 };
 
 /// The tables rebuilt from a journal.
@@ -27,6 +30,8 @@ struct RecoveredState {
   std::map<NodeId, NodeInfo> nodes;
   std::map<ActorId, ActorInfo> actors;
   std::map<ActorId, bool> kill_requested;
+  std::map<ActorId, std::string> kill_reasons;
+  std::map<JobId, JobInfo> jobs;
   std::string events_endpoint;
   std::size_t records = 0;
   std::size_t unreadable = 0;  ///< records that did not decode (skipped, counted)

@@ -27,7 +27,7 @@ std::string host_of(const std::string& endpoint) {
 
 }  // namespace
 
-Scheduler::Scheduler(Options options) : options_(std::move(options)) {
+Scheduler::Scheduler(Options options) : options_(std::move(options)), jobs_(options_.heartbeat_timeout) {
   RecoveredState recovered;
   if (!options_.journal_dir.empty()) {
     auto j = Journal::open(options_.journal_dir);
@@ -54,9 +54,12 @@ Scheduler::Scheduler(Options options) : options_(std::move(options)) {
       ActorEntry e;
       e.info = a;
       e.kill_requested = recovered.kill_requested[id];
+      e.kill_reason = recovered.kill_reasons[id];
       actors_[id] = std::move(e);
       next_actor_ = std::max(next_actor_, id + 1);
     }
+    // Running jobs get a fresh lease: their drivers renew within it if alive.
+    for (auto& [id, j] : recovered.jobs) jobs_.restore(j, now_ms());
     // Start the log afresh from one record per entity.
     if (auto c = journal_->compact(snapshot_records(recovered)); !c.ok()) throw Exception(c.error());
     if (!nodes_.empty() || !actors_.empty())
@@ -91,6 +94,7 @@ void Scheduler::start() {
   *tick_ptr = [this, period, weak = std::weak_ptr<std::function<void()>>(tick_ptr)] {
     if (stopped_) return;
     check_heartbeats();
+    check_jobs();
     if (auto t = weak.lock()) runtime_->io().post_after(period, *t);
   };
   heartbeat_tick_ = tick_ptr;
@@ -136,6 +140,9 @@ void Scheduler::register_methods() {
   add("kill", &Scheduler::on_kill);
   add("state", &Scheduler::on_state);
   add("job_report", &Scheduler::on_job_report);
+  add("job_register", &Scheduler::on_job_register);
+  add("job_renew", &Scheduler::on_job_renew);
+  add("job", &Scheduler::on_job);
 }
 
 // ---- journal ----
@@ -183,6 +190,7 @@ void Scheduler::persist(const ActorEntry& a) {
   r.type = "actor";
   r.actor = a.info;
   r.kill_requested = a.kill_requested;
+  r.kill_reason = a.kill_reason;
   append(encode_record(r));
 }
 
@@ -309,6 +317,13 @@ void Scheduler::on_spawn(const Message& m, const Responder& r) {
   if (spec->class_name.empty()) return r.fail(Error(Errc::invalid_argument, "spawn: class_name is empty"));
   if (spec->resources.cpus < 0 || spec->resources.gpus < 0 || spec->resources.gpus != std::floor(spec->resources.gpus))
     return r.fail(Error(Errc::invalid_argument, "spawn: cpus must be ≥ 0 and gpus a whole number ≥ 0"));
+  if (spec->job != 0) {
+    const JobInfo* job = jobs_.find(spec->job);
+    if (job == nullptr) return r.fail(Error(Errc::not_found, "spawn: no job " + std::to_string(spec->job)));
+    if (job->state != "RUNNING")
+      return r.fail(Error(Errc::invalid_argument, "spawn: job " + job->name + " has ended: " + job->state +
+                                                      (job->reason.empty() ? "" : " (" + job->reason + ")")));
+  }
   if (!spec->name.empty()) {
     for (auto& [id, a] : actors_)
       if (a.info.spec.name == spec->name && a.info.state != ActorState::dead)
@@ -433,7 +448,7 @@ void Scheduler::on_actor_ready(const Message& m, const Responder& r) {
   auto it = actors_.find(ready->actor);
   if (it == actors_.end()) return r.fail(Error(Errc::not_found, "no actor " + std::to_string(ready->actor)));
   ActorEntry& a = it->second;
-  if (a.info.incarnation != ready->incarnation || a.info.state != ActorState::starting) {
+  if (a.info.incarnation != ready->incarnation || a.info.state != ActorState::starting || a.kill_requested) {
     // A zombie of an older incarnation (or one we gave up on): fence it off.
     return r.fail(Error(Errc::stale_incarnation, "actor " + std::to_string(a.info.id) + " is at incarnation " +
                                                      std::to_string(a.info.incarnation) + " (" +
@@ -473,7 +488,7 @@ void Scheduler::handle_death(ActorEntry& a, const ActorExit& exit) {
   d.exit_code = exit.exit_code;
   d.signal = exit.signal;
   d.reason = !a.failure_reason.empty() ? a.failure_reason : exit.reason;
-  if (a.kill_requested) d.reason = "killed by user";
+  if (a.kill_requested) d.reason = a.kill_reason.empty() ? "killed by user" : a.kill_reason;
   if (d.reason.empty())
     d.reason = exit.signal != 0 ? "killed by signal " + std::to_string(exit.signal)
                                 : "exited with code " + std::to_string(exit.exit_code);
@@ -491,6 +506,8 @@ void Scheduler::handle_death(ActorEntry& a, const ActorExit& exit) {
     if (!a.kill_requested && !clean_exit) why += "; no restarts left (max_restarts " + std::to_string(a.info.spec.max_restarts) + ")";
     set_state(a, ActorState::dead, why, d.exit_code, d.signal);
     answer_waiters(a);
+    driver_gone(a.info.id, (a.info.spec.name.empty() ? "actor " + std::to_string(a.info.id) : a.info.spec.name) +
+                               " died: " + d.reason);
     place_pending();
     return;
   }
@@ -506,6 +523,9 @@ void Scheduler::handle_death(ActorEntry& a, const ActorExit& exit) {
   auto delay = std::min(options_.restart_backoff * (int64_t{1} << n), options_.restart_backoff_max);
   a.info.deaths.back().restart_delay_ms = delay.count();
   set_state(a, ActorState::restarting, d.reason, d.exit_code, d.signal);
+  // A driver's state (the job's loop) is not in its next incarnation: the job has lost it.
+  driver_gone(a.info.id, (a.info.spec.name.empty() ? "actor " + std::to_string(a.info.id) : a.info.spec.name) +
+                             " died: " + d.reason);
   ++a.info.restarts;
   ++a.backoff_restarts;
   const ActorId id = a.info.id;
@@ -525,37 +545,48 @@ void Scheduler::on_kill(const Message& m, const Responder& r) {
   ActorEntry* a = find_actor(ref->actor, ref->name);
   if (a == nullptr || a->info.state == ActorState::dead)
     return r.fail(Error(Errc::not_found, "no live actor " + (ref->name.empty() ? std::to_string(ref->actor) : "'" + ref->name + "'")));
-  if (ref->restart)
-    a->restart_requested = true;
-  else
-    a->kill_requested = true;
-  persist(*a);
-  if (a->info.state == ActorState::pending || a->info.state == ActorState::restarting) {
-    ActorExit exit;
-    exit.actor = a->info.id;
-    exit.incarnation = a->info.incarnation;
-    exit.reason = "killed by user";
-    if (!ref->restart) {
-      set_state(*a, ActorState::dead, "killed by user");
-      answer_waiters(*a);
-    }
-    return r.reply(msgpack::type::nil_t());
-  }
-  auto node = nodes_.find(a->info.node);
-  if (node == nodes_.end()) return r.fail(Error(Errc::not_found, "the actor's node is unknown"));
-  ActorExit stop;
-  stop.actor = a->info.id;
-  stop.incarnation = a->info.incarnation;
-  stop.signal = SIGKILL;
-  Header h;
-  h.method = "stop_actor";
-  auto call = runtime_->client().call(node->second.endpoint, "stop_actor", encode(h, stop),
-                                      CallOptions{std::chrono::milliseconds(5000), false});
-  call->add_callback([r](const Result<Message>& res) {
+  auto answer = [r](Result<void> res) {
     if (res.ok())
       r.reply(msgpack::type::nil_t());
     else
       r.fail(res.error());
+  };
+  if (!ref->restart) return kill_actor(*a, "", answer);
+  a->restart_requested = true;
+  persist(*a);
+  if (a->info.state == ActorState::pending || a->info.state == ActorState::restarting) return r.reply(msgpack::type::nil_t());
+  send_stop(*a, SIGKILL, answer);
+}
+
+void Scheduler::kill_actor(ActorEntry& a, const std::string& reason, std::function<void(Result<void>)> done) {
+  a.kill_requested = true;
+  a.kill_reason = reason;
+  persist(a);
+  if (a.info.state == ActorState::pending || a.info.state == ActorState::restarting) {
+    // No process: nothing to wait for.
+    set_state(a, ActorState::dead, reason.empty() ? "killed by user" : reason);
+    answer_waiters(a);
+    return done(Result<void>());
+  }
+  send_stop(a, SIGKILL, std::move(done));
+}
+
+void Scheduler::send_stop(ActorEntry& a, int signal, std::function<void(Result<void>)> done) {
+  auto node = nodes_.find(a.info.node);
+  if (node == nodes_.end()) return done(Error(Errc::not_found, "the actor's node is unknown"));
+  ActorExit stop;
+  stop.actor = a.info.id;
+  stop.incarnation = a.info.incarnation;
+  stop.signal = signal;
+  Header h;
+  h.method = "stop_actor";
+  auto call = runtime_->client().call(node->second.endpoint, "stop_actor", encode(h, stop),
+                                      CallOptions{std::chrono::milliseconds(5000), false});
+  call->add_callback([done = std::move(done)](const Result<Message>& res) {
+    if (res.ok())
+      done(Result<void>());
+    else
+      done(res.error());
   });
 }
 
@@ -595,24 +626,14 @@ void Scheduler::on_state(const Message&, const Responder& r) { r.reply(build_sta
 void Scheduler::on_job_report(const Message& m, const Responder& r) {
   auto report = m.body_as<JobInfo>();
   if (!report.ok()) return r.fail(report.error());
-  if (report->name.empty()) return r.fail(Error(Errc::invalid_argument, "job_report: the job has no name"));
-  JobInfo& job = jobs_[report->name];
-  std::vector<JobPoint> history = std::move(job.history);
-  history.insert(history.end(), report->history.begin(), report->history.end());
-  // Bounded: past the cap, keep every other old point (the curve's shape stays).
-  constexpr std::size_t kMaxPoints = 2000;
-  if (history.size() > kMaxPoints) {
-    std::vector<JobPoint> thinned;
-    const std::size_t keep_tail = kMaxPoints / 2;
-    // Evaluations (points with an accuracy) are few and each one matters: keep them all.
-    for (std::size_t i = 0; i + keep_tail < history.size(); ++i)
-      if (i % 2 == 0 || history[i].accuracy >= 0) thinned.push_back(history[i]);
-    thinned.insert(thinned.end(), history.end() - keep_tail, history.end());
-    history.swap(thinned);
+  const JobId id = report->id;
+  const std::string name = report->name;
+  auto ended = jobs_.report(std::move(report.value()), now_ms());
+  if (!ended.ok()) return r.fail(ended.error());
+  if (*ended) {
+    const JobInfo* job = id != 0 ? jobs_.find(id) : jobs_.find(name);
+    if (job != nullptr) end_job(*job);
   }
-  job = std::move(report.value());
-  job.history = std::move(history);
-  job.updated_ms = now_ms();
   r.reply(msgpack::type::nil_t());
 }
 
@@ -628,7 +649,7 @@ ClusterState Scheduler::build_state() const {
   for (auto& [id, n] : nodes_) s.nodes.push_back(n);
   for (auto& [id, a] : actors_) s.actors.push_back(public_info(a.info));
   s.events.assign(events_.begin(), events_.end());
-  for (auto& [name, job] : jobs_) s.jobs.push_back(job);
+  s.jobs = jobs_.list();
   return s;
 }
 

@@ -1,7 +1,8 @@
 #pragma once
-// The scheduler (DESIGN §1): keeps the tables of nodes and actors, places
-// actors by resources, restarts them with bounded exponential backoff, answers
-// name → endpoint, and publishes every state change as an event. All of its
+// The scheduler (DESIGN §1): keeps the tables of nodes, actors and jobs,
+// places actors by resources, restarts them with bounded exponential backoff,
+// answers name → endpoint, stops the actors of a job whose driver is lost
+// (scheduler/job_table.hpp), and publishes every state change as an event. All of its
 // state lives on its runtime's I/O thread: handlers, timers and replies from
 // workers run there one at a time, so the tables need no locks.
 #include <chrono>
@@ -14,6 +15,7 @@
 
 #include "runtime/control.hpp"
 #include "runtime/runtime.hpp"
+#include "scheduler/job_table.hpp"
 #include "scheduler/journal.hpp"
 
 namespace troupe {
@@ -28,6 +30,8 @@ class Scheduler {
     int http_port = 8265;                        ///< 0: ephemeral; -1: none
     std::string http_host = "127.0.0.1";
     std::string journal_dir;                     ///< empty: no journal
+    /// A worker silent this long is declared dead; a job's driver silent this
+    /// long is declared lost (its lease; drivers renew every quarter of it).
     std::chrono::milliseconds heartbeat_timeout{3000};
     std::chrono::milliseconds restart_backoff{100};      ///< first restart delay
     std::chrono::milliseconds restart_backoff_max{5000}; ///< cap of the doubling
@@ -52,7 +56,8 @@ class Scheduler {
  private:
   struct ActorEntry {
     ActorInfo info;
-    bool kill_requested = false;  // by a user: no restart
+    bool kill_requested = false;  // by a user, or its job ended: no restart
+    std::string kill_reason;      // "" by a user, else why the scheduler stopped it ("job x: driver lost")
     bool restart_requested = false;
     std::string failure_reason;   // from the actor process, before its exit report
     int64_t restart_due_ms = 0;
@@ -75,6 +80,9 @@ class Scheduler {
   void on_kill(const Message& m, const Responder& r);
   void on_state(const Message& m, const Responder& r);
   void on_job_report(const Message& m, const Responder& r);
+  void on_job_register(const Message& m, const Responder& r);
+  void on_job_renew(const Message& m, const Responder& r);
+  void on_job(const Message& m, const Responder& r);
 
   ActorEntry* find_actor(ActorId id, const std::string& name);
   void place(ActorEntry& a);
@@ -83,6 +91,21 @@ class Scheduler {
   void release(ActorEntry& a);
   void handle_death(ActorEntry& a, const ActorExit& exit);
   void check_heartbeats();
+  /// Fails the running jobs whose driver's lease ran out.
+  void check_jobs();
+  /// A job has ended (reported, or its driver lost): journal it, publish it,
+  /// and stop the actors it still has.
+  void end_job(const JobInfo& job);
+  /// `actor` died or is restarting: the job it drove, if any, has lost its driver.
+  void driver_gone(ActorId actor, const std::string& why);
+  /// Stops `a` for good: DEAD at once when it has no process, else its worker
+  /// SIGKILLs it (DEAD when the exit is reported). `reason` "": by a user.
+  /// `done` gets the worker's answer (or ok at once).
+  void kill_actor(ActorEntry& a, const std::string& reason, std::function<void(Result<void>)> done);
+  /// Asks the actor's worker to send `signal` to its current incarnation.
+  void send_stop(ActorEntry& a, int signal, std::function<void(Result<void>)> done);
+  void persist(const JobInfo& job);
+  void publish_job(const JobInfo& job, const std::string& message);
   void set_state(ActorEntry& a, ActorState s, const std::string& message = {}, int exit_code = 0, int signal = 0);
   void publish(Event e);
   void answer_waiters(ActorEntry& a);
@@ -102,7 +125,7 @@ class Scheduler {
   std::map<ActorId, ActorEntry> actors_;
   std::map<ActorId, std::vector<Waiter>> waiters_;
   std::deque<Event> events_;
-  std::map<std::string, JobInfo> jobs_;
+  JobTable jobs_;
   NodeId next_node_ = 1;
   ActorId next_actor_ = 1;
   uint64_t next_waiter_ = 1;

@@ -82,12 +82,31 @@ json to_json(const JobInfo& j) {
   for (const auto& p : j.history)
     history.push_back({{"step", p.step}, {"time_ms", p.time_ms}, {"loss", p.loss}, {"accuracy", accuracy(p.accuracy)},
                        {"samples_per_s", p.samples_per_s}});
+  json epochs = json::array();
+  for (const auto& e : j.epoch_results)
+    epochs.push_back({{"epoch", e.epoch},
+                      {"train_loss", e.train_loss},
+                      {"train_accuracy", e.train_accuracy},
+                      {"val_loss", e.val_loss},
+                      {"val_accuracy", e.val_accuracy},
+                      {"test_loss", e.test_loss},
+                      {"test_accuracy", e.test_accuracy},
+                      {"seconds", e.seconds},
+                      {"samples_per_s", e.samples_per_s},
+                      {"best", e.best},
+                      {"version", e.version}});
   return {{"name", j.name},       {"state", j.state},
           {"epoch", j.epoch},     {"step", j.step},
           {"loss", j.loss},       {"accuracy", accuracy(j.accuracy)},
           {"samples_per_s", j.samples_per_s}, {"trainers", trainers},
           {"contributors", contributors},     {"history", history},
-          {"updated_ms", j.updated_ms}};
+          {"updated_ms", j.updated_ms},       {"id", j.id},
+          {"reason", j.reason},               {"detached", j.detached},
+          {"driver", j.driver},               {"driver_actor", j.driver_actor},
+          {"started_ms", j.started_ms},       {"epochs_total", j.epochs_total},
+          {"steps_per_epoch", j.steps_per_epoch}, {"epoch_step", j.epoch_step},
+          {"epoch_results", epochs},          {"summary", j.summary},
+          {"output_dir", j.output_dir}};
 }
 
 json to_json(const ClusterState& s) {

@@ -36,6 +36,7 @@ struct TrainConfig {
   int patience = 0;
   double min_delta = 0.0;
   std::string source;  ///< the file name, for messages
+  MSGPACK_DEFINE_MAP(job, output_dir, progress, name, stop_metric, patience, min_delta, source);
 };
 
 /// Parses and validates TOML text (data files must exist and be readable).

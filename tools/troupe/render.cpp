@@ -255,11 +255,15 @@ std::string render_node(const Json& n, const Json& state) {
 
 std::string render_jobs(const Json& jobs) {
   if (!jobs.is_array() || jobs.empty()) return "no training jobs\n";
-  std::vector<std::vector<std::string>> t{{"NAME", "STATE", "EPOCH", "STEP", "LOSS", "ACCURACY", "SAMPLES/S", "TRAINERS"}};
+  std::vector<std::vector<std::string>> t{
+      {"NAME", "STATE", "EPOCH", "STEP", "LOSS", "ACCURACY", "SAMPLES/S", "TRAINERS", "DRIVER", "REASON"}};
   for (const auto& j : jobs)
     t.push_back({field(j, "name"), field(j, "state"), field(j, "epoch"), field(j, "step"), field(j, "loss"),
                  field(j, "accuracy"), field(j, "samples_per_s"),
-                 std::to_string(j.value("trainers", Json::array()).size())});
+                 std::to_string(j.value("trainers", Json::array()).size()),
+                 j.value("driver", "").empty() ? "-"
+                 : j.value("driver", "") + (j.value("detached", false) ? " (detached)" : ""),
+                 j.value("reason", "").empty() ? "-" : j.value("reason", "")});
   return render_table(t);
 }
 
@@ -318,11 +322,14 @@ std::string format_event(const Json& e) {
   std::string who;
   if (e.value("topic", "") == "node")
     who = "node " + field(e, "node");
+  else if (e.value("topic", "") == "job")
+    who = "job " + e.value("name", "");
   else
     who = "actor " + (e.value("name", "").empty() ? "#" + field(e, "actor") : e.value("name", "")) + " (id " +
           field(e, "actor") + ", inc " + field(e, "incarnation") + ")";
+  // A job's event says its state in the message ("FAILED: driver lost: …").
   std::string line = clock_time(static_cast<int64_t>(number(e, "time_ms"))) + "  #" + field(e, "seq") + "  " + who +
-                     "  " + field(e, "state");
+                     (e.value("topic", "") == "job" ? "" : "  " + field(e, "state"));
   if (!e.value("message", "").empty()) line += "  " + e.value("message", "");
   // The scheduler's message usually names the signal or exit code already.
   const std::string message = e.value("message", "");
@@ -358,7 +365,11 @@ std::string render_train(const Json& jobs) {
       std::snprintf(b, sizeof b, "%.4f", j["loss"].get<double>());
       loss = b;
     }
-    out += render_table({{"job", field(j, "name") + "  " + field(j, "state")},
+    std::string state = field(j, "state");
+    if (!j.value("reason", "").empty()) state += " (" + j.value("reason", "") + ")";
+    out += render_table({{"job", field(j, "name") + "  " + state},
+                         {"driver", j.value("driver", "").empty() ? "-"
+                                    : j.value("driver", "") + (j.value("detached", false) ? " (detached)" : "")},
                          {"epoch", field(j, "epoch")},
                          {"step", field(j, "step")},
                          {"loss", loss},

@@ -158,3 +158,21 @@ TEST_CASE("the train view says so when there are no jobs, and shows the fields o
   CHECK(text.find("step 340  trainer-0, trainer-1") != std::string::npos);
   CHECK(render_jobs(jobs).find("mnist") != std::string::npos);
 }
+
+TEST_CASE("a job lost with its driver shows why, in the table, the train view and its event") {
+  auto jobs = Json::parse(R"J([{"name":"mnist","state":"FAILED","epoch":2,"step":340,"loss":0.41,"accuracy":null,
+    "samples_per_s":0,"trainers":[],"contributors":[],"history":[],"detached":false,"driver":"pid 42 on h",
+    "reason":"driver lost: no word from pid 42 on h for 3100 ms (lease 3000 ms)"}])J");
+  const std::string table = render_jobs(jobs);
+  CHECK(table.find("pid 42 on h") != std::string::npos);
+  CHECK(table.find("driver lost: no word") != std::string::npos);
+  const std::string view = render_train(jobs);
+  CHECK(view.find("mnist  FAILED (driver lost: no word from pid 42 on h") != std::string::npos);
+  Json e = {{"seq", 9},     {"time_ms", 1'700'000'004'000}, {"topic", "job"}, {"actor", 0},
+            {"node", 0},    {"name", "mnist"},              {"state", "DEAD"}, {"incarnation", 0},
+            {"endpoint", ""}, {"exit_code", 0},             {"signal", 0},
+            {"message", "FAILED: driver lost: no word from pid 42"}};
+  const std::string line = format_event(e);
+  CHECK(line.find("job mnist  FAILED: driver lost") != std::string::npos);
+  CHECK(line.find("DEAD") == std::string::npos);
+}

@@ -1,10 +1,10 @@
-#include "tools/troupe/job_reporter.hpp"
+#include "actors/training/job_reporter.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
-namespace troupe::cli {
+namespace troupe::train {
 
 namespace {
 
@@ -19,11 +19,13 @@ int64_t wall_ms() {
 
 }  // namespace
 
-JobReporter::JobReporter(std::string name, std::vector<TrainerRef> trainers, int64_t points_every)
-    : name_(std::move(name)),
-      trainers_(std::move(trainers)),
-      rows_(trainers_.size()),
-      points_every_(std::max<int64_t>(1, points_every)) {}
+JobReporter::JobReporter(std::string name, JobId id) : name_(std::move(name)), id_(id) {}
+
+void JobReporter::set_trainers(std::vector<TrainerRef> trainers, int64_t points_every) {
+  trainers_ = std::move(trainers);
+  rows_.assign(trainers_.size(), Row{});
+  points_every_ = std::max<int64_t>(1, points_every);
+}
 
 void JobReporter::add_steps(const std::vector<train::StepMetric>& steps) {
   if (steps.empty()) return;
@@ -96,7 +98,16 @@ JobInfo JobReporter::take_report(const std::string& state) {
   if (state != "RUNNING" && point_samples_ > 0) flush_point(point_version_, point_time_ms_);
   JobInfo j;
   j.name = name_;
+  j.id = id_;
   j.state = state;
+  j.epochs_total = epochs_total_;
+  j.steps_per_epoch = steps_per_epoch_;
+  j.epoch_step = epoch_step_;
+  j.epoch_results = std::move(pending_epochs_);
+  pending_epochs_.clear();
+  j.summary = summary_;
+  j.reason = reason_;
+  j.output_dir = output_dir_;
   j.epoch = epoch_;
   j.step = step_;
   j.loss = any_step_ ? loss_ : kNaN;
@@ -111,4 +122,4 @@ JobInfo JobReporter::take_report(const std::string& state) {
   return j;
 }
 
-}  // namespace troupe::cli
+}  // namespace troupe::train

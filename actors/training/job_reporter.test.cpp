@@ -1,11 +1,11 @@
-#include "tools/troupe/job_reporter.hpp"
+#include "actors/training/job_reporter.hpp"
 
 #include <doctest/doctest.h>
 
 #include <cmath>
 
 using namespace troupe;
-using namespace troupe::cli;
+using namespace troupe::train;
 
 namespace {
 
@@ -22,7 +22,11 @@ train::StepMetric step(int64_t v, std::vector<std::pair<int64_t, int64_t>> pushe
   return m;
 }
 
-JobReporter two_trainers(int64_t every) { return JobReporter("job", {{11, "t-0"}, {12, "t-1"}}, every); }
+JobReporter two_trainers(int64_t every) {
+  JobReporter r("job", 7);
+  r.set_trainers({{11, "t-0"}, {12, "t-1"}}, every);
+  return r;
+}
 
 }  // namespace
 
@@ -103,4 +107,25 @@ TEST_CASE("before any step the loss is unknown and the rates are zero") {
   CHECK(j.samples_per_s == 0);
   CHECK(j.history.empty());
   CHECK(j.contributors.empty());
+}
+
+TEST_CASE("a report carries the job's id, plan and each epoch's results once; the summary with the final report") {
+  auto r = two_trainers(1);
+  r.set_plan(3, 100);
+  r.set_epoch_step(40);
+  r.add_epoch(JobEpoch{.epoch = 1, .test_accuracy = 0.8, .best_metric = "test_accuracy"});
+  r.set_output_dir("/out");
+  auto first = r.take_report("RUNNING");
+  CHECK(first.id == 7);
+  CHECK(first.epochs_total == 3);
+  CHECK(first.steps_per_epoch == 100);
+  CHECK(first.epoch_step == 40);
+  REQUIRE(first.epoch_results.size() == 1);
+  CHECK(first.epoch_results[0].test_accuracy == doctest::Approx(0.8));
+  CHECK(first.output_dir == "/out");
+  CHECK(r.take_report("RUNNING").epoch_results.empty());
+  r.set_summary("final test accuracy 0.8000");
+  auto last = r.take_report("DONE");
+  CHECK(last.state == "DONE");
+  CHECK(last.summary == "final test accuracy 0.8000");
 }
