@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <future>
 
+#include "kernels/cpu/threads.hpp"
 #include "runtime/actor_context.hpp"
 #include "runtime/lease.hpp"
 #include "runtime/runtime.hpp"
@@ -52,6 +53,8 @@ Result<void> load_code_paths(const std::vector<std::string>& paths) {
 }
 
 int run_actor_process(const ActorProcessOptions& o) {
+  // Before any thread exists, so that every thread of the actor inherits it (kernels/cpu/threads.hpp).
+  kernels::cpu::flush_denormals();
   // Every thread started from here on inherits this mask; sigwait() below is
   // then the only place these signals are delivered.
   sigset_t stop_signals;

@@ -58,6 +58,13 @@ TEST_CASE("actors on two workers answer calls over tcp") {
   CHECK(a.call(&Echo::pid).get(10s) != b.call(&Echo::pid).get(10s));
 }
 
+TEST_CASE("actor processes flush denormals on every thread, so Adam's decaying moments stay fast") {
+  auto cluster = two_workers();
+  auto a = cluster.spawn<Echo>({.name = "ftz", .cpus = 1});
+  // The executor thread that runs methods, and a thread the method starts (as OpenMP's are).
+  CHECK(a.call(&Echo::flushes_denormals).get(10s) == std::vector<bool>{true, true});
+}
+
 TEST_CASE("a tensor argument and result travel between processes intact") {
   auto cluster = two_workers();
   auto e = cluster.spawn<Echo>({});

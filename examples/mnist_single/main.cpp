@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "actors/dataset/dataset.hpp"
+#include "kernels/cpu/threads.hpp"
 #include "kernels/kernels.hpp"
 
 namespace {
@@ -90,6 +91,7 @@ void shuffle(std::vector<int64_t>& idx, uint64_t& state) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  troupe::kernels::cpu::flush_denormals();  // as troupe's actor processes do (kernels/cpu/threads.hpp)
   const Options o = parse(argc, argv);
   auto train = troupe::dataset::load_fashion_mnist(o.data, "train");
   auto test = train ? troupe::dataset::load_fashion_mnist(o.data, "t10k") : train;

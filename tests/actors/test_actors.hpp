@@ -7,7 +7,9 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "kernels/cpu/threads.hpp"
 #include "runtime/actor_context.hpp"
 #include "runtime/actor_handle.hpp"
 #include "runtime/tensor.hpp"
@@ -28,6 +30,12 @@ struct Echo {
     throw troupe::Exception(troupe::Error(static_cast<troupe::Errc>(code), std::move(message)));
   }
   int pid() { return static_cast<int>(getpid()); }
+  /// Whether denormals are flushed here (MXCSR), on the executor thread and on a thread started now.
+  std::vector<bool> flushes_denormals() {
+    bool fresh = false;
+    std::thread([&] { fresh = troupe::kernels::cpu::flushes_denormals(); }).join();
+    return {troupe::kernels::cpu::flushes_denormals(), fresh};
+  }
 };
 
 struct Tally {

@@ -5,12 +5,15 @@
 // Prints "ready" once a first call was answered, then, at the end, one line
 // per incarnation that answered: "incarnation I first_ms F last_ms L answers N"
 // (F: when the first call it answered was sent; L: when its last answer came),
-// and "refused N first_ms F last_ms L" for calls refused for the lease.
+// "refused N first_ms F last_ms L" for calls refused for the lease, and
+// "stale_answers N": answers from an incarnation older than one that had
+// already answered (a replaced incarnation still serving: the target is 0).
 // Times are CLOCK_MONOTONIC milliseconds: comparable between watchers on one
 // machine, whatever network namespace each runs in.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <map>
 #include <string>
 
@@ -46,12 +49,16 @@ int main(int argc, char** argv) {
     std::map<unsigned, Span> by_incarnation;
     Span refused;
     bool ready = false;
+    int64_t stale = 0;
+    unsigned newest = 0;
     const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(std::atoi(argv[3]));
     while (std::chrono::steady_clock::now() < end) {
       const int64_t sent = mono_ms();
       auto r = t.call(&Tally::incarnation).result(1s);
       if (r.ok()) {
         by_incarnation[r.value()].add(sent, mono_ms());
+        if (r.value() < newest) ++stale;
+        newest = std::max(newest, r.value());
         if (!ready) {
           std::printf("ready\n");
           std::fflush(stdout);
@@ -66,6 +73,7 @@ int main(int argc, char** argv) {
                   static_cast<long long>(s.last), static_cast<long long>(s.count));
     std::printf("refused %lld first_ms %lld last_ms %lld\n", static_cast<long long>(refused.count),
                 static_cast<long long>(refused.first), static_cast<long long>(refused.last));
+    std::printf("stale_answers %lld\n", static_cast<long long>(stale));
     std::fflush(stdout);
     cluster.shutdown();
     return 0;
