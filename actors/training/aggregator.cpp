@@ -323,7 +323,7 @@ std::vector<EpochLedger> Aggregator::ledger() {
 }
 
 Weights Aggregator::weights_for(int slot) {
-  Weights w{version_, published_, {}, next_epoch_, finished()};
+  Weights w{version_, published_, {}, next_epoch_, finished(), ledger_ ? ledger_->progress() : -1.0};
   if (ledger_ && slot >= 0) w.batch = ledger_->assign(slot);
   return w;
 }
@@ -525,6 +525,7 @@ PushReply::Status Aggregator::add_bucket(std::size_t slot, PushRequest& r) {
     p.samples = r.samples;
     p.batch = batch;
     p.epoch = epoch_of(r, batch);
+    p.progress = r.progress;
   }
   p.buckets.emplace(r.offset, std::move(r.grad));  // zero-copy: the frame it arrived in
   p.covered += count;
@@ -539,7 +540,7 @@ PushReply::Status Aggregator::add_bucket(std::size_t slot, PushRequest& r) {
 Aggregator::Contribution Aggregator::contribution(std::size_t slot) const {
   const Partial& p = pending_[slot];
   return {static_cast<int>(slot), p.incarnation, p.step, p.samples, p.loss_sum, p.correct, p.batch, p.epoch,
-          &p.buckets};
+          p.progress, &p.buckets};
 }
 
 void Aggregator::try_complete() {
@@ -593,8 +594,17 @@ void Aggregator::apply(const std::vector<Contribution>& pushes) {
       }
       first = false;
     }
+    // The rate follows the data, not the step count: faults add steps (the
+    // ledger hands out again what a dead trainer did not finish), and every
+    // shard must use the same rate for the same step. Shard 0 reads its
+    // ledger (before this step's batches are settled: the value it handed out
+    // with these weights); the others read what the pushes carry from it.
+    double progress = ledger_ ? ledger_->progress() : -1.0;
+    for (const auto& p : pushes)
+      if (progress < 0 && p.progress >= 0) progress = p.progress;
     kernels::AdamHyper h = adam_.hyper();
-    h.lr = scheduled_lr(job_, adam_.step_count() + 1, total_adam_steps(job_));
+    h.lr = progress >= 0 ? scheduled_lr_at(job_, progress)
+                         : scheduled_lr(job_, adam_.step_count() + 1, total_adam_steps(job_));
     adam_.set_hyper(h);
     adam_.step(params_, grad_);
   }

@@ -122,6 +122,7 @@ class Aggregator {
     bool has_last = false;
     BatchId batch;                     // the batch it was computed on
     int epoch = -1;                    // its epoch
+    double progress = -1;              // shard 0's data progress for its version (the learning rate's clock)
     int64_t covered = 0;               // elements received
     std::map<int64_t, Tensor> buckets;  // by offset in the slice: the frames they arrived in (zero-copy)
     void reset();
@@ -135,6 +136,7 @@ class Aggregator {
     int64_t correct = 0;
     BatchId batch;
     int epoch = 0;
+    double progress = -1;
     const std::map<int64_t, Tensor>* buckets = nullptr;  // covering the slice exactly
   };
   struct EpochAcc {

@@ -113,6 +113,12 @@ std::optional<EpochLedger> BatchLedger::close_if_done() {
 
 EpochLedger BatchLedger::open() const { return open_; }
 
+double BatchLedger::progress() const {
+  int64_t settled_batches = open_.batches_settled;
+  for (const auto& e : closed_) settled_batches += e.batches_settled;
+  return static_cast<double>(settled_batches) / static_cast<double>(job_.trainers * job_.total_steps);
+}
+
 BatchLedger::State BatchLedger::save() const {
   State s;
   s.epoch = epoch_;

@@ -64,6 +64,8 @@ class BatchLedger {
   [[nodiscard]] bool finished() const { return epoch_ >= epochs_; }
   /// The open epoch's counters so far.
   [[nodiscard]] EpochLedger open() const;
+  /// The share of the run's batches settled so far, in [0, 1] (the learning rate's clock).
+  [[nodiscard]] double progress() const;
   /// The closed epochs' records, oldest first.
   [[nodiscard]] const std::vector<EpochLedger>& closed() const { return closed_; }
 

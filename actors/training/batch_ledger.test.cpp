@@ -164,3 +164,16 @@ TEST_CASE("a saved ledger restores what was settled and hands out again what was
   BatchLedger other(job_of(320, 2, 1, 32, 2));
   CHECK_FALSE(other.load(saved));
 }
+
+TEST_CASE("progress is the share of the run's batches settled: without faults, the step-count schedule's") {
+  auto j = job_of(640, 2, 1, 32, 2);  // 10 steps per epoch, 20 in all, 40 batches
+  j.lr_final = 0.1f;
+  BatchLedger l(j);
+  for (int k = 0; k < 20; ++k) {
+    CHECK(l.progress() == doctest::Approx(k / 20.0));
+    CHECK(scheduled_lr_at(j, l.progress()) == scheduled_lr(j, k + 1, total_adam_steps(j)));
+    step(l, j, {0, 1});
+    (void)l.close_if_done();
+  }
+  CHECK(l.progress() == doctest::Approx(1.0));
+}

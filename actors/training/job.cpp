@@ -87,8 +87,13 @@ std::vector<GradBucket> grad_buckets(const JobSpec& job) {
 }
 
 float scheduled_lr(const JobSpec& job, int64_t t, int64_t total) {
-  if (job.lr_final == 1.0f || total <= 0) return job.adam.lr;
-  const double progress = std::clamp(static_cast<double>(t - 1) / static_cast<double>(total), 0.0, 1.0);
+  if (total <= 0) return job.adam.lr;
+  return scheduled_lr_at(job, static_cast<double>(t - 1) / static_cast<double>(total));
+}
+
+float scheduled_lr_at(const JobSpec& job, double progress) {
+  if (job.lr_final == 1.0f) return job.adam.lr;
+  progress = std::clamp(progress, 0.0, 1.0);
   return static_cast<float>(job.adam.lr * (1.0 - (1.0 - job.lr_final) * progress));
 }
 

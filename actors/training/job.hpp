@@ -102,6 +102,12 @@ std::vector<GradBucket> grad_buckets(const JobSpec& job);
 /// The learning rate for Adam step t (1-based) of `total` (linear decay to lr * lr_final).
 float scheduled_lr(const JobSpec& job, int64_t t, int64_t total);
 
+/// The learning rate at `progress` in [0, 1] of the run's data (linear decay
+/// to lr * lr_final). Shards take progress from the batch ledger (the batches
+/// settled so far over all of the run's), so that faults, which add steps,
+/// do not move the schedule: without faults it equals scheduled_lr's.
+float scheduled_lr_at(const JobSpec& job, double progress);
+
 /// Adam steps a shard takes over the whole run (sync/backup: one per version;
 /// ssp/async: one per push).
 int64_t total_adam_steps(const JobSpec& job);

@@ -108,7 +108,8 @@ struct Weights {
   BatchId batch;
   int epoch = 0;
   bool finished = false;
-  MSGPACK_DEFINE_MAP(version, w, batch, epoch, finished);
+  double progress = -1;  ///< shard 0: the share of the run's batches settled (the learning rate's clock)
+  MSGPACK_DEFINE_MAP(version, w, batch, epoch, finished, progress);
 };
 
 /// Trainer → shard: one bucket of the gradient slice of one step (DDP-style:
@@ -133,8 +134,9 @@ struct PushRequest {
   bool last = true;       ///< the step's final bucket for this shard: carries loss_sum and correct
   BatchId batch;          ///< the batch it was computed on, as shard 0 handed it (none: an older sender)
   int epoch = -1;         ///< shard 0's open epoch when it handed the batch out (-1: unknown)
+  double progress = -1;   ///< shard 0's Weights::progress for the version it was computed on (-1: unknown)
   MSGPACK_DEFINE_MAP(slot, actor, incarnation, version, step, samples, loss_sum, correct, grad, timeline, offset,
-                     last, batch, epoch);
+                     last, batch, epoch, progress);
 };
 
 /// What became of a push.

@@ -309,7 +309,8 @@ bool Trainer::step_once(std::stop_token) {
   auto send = [&](const GradBucket& k, const kernels::BatchStats& bs) {
     const auto shard = static_cast<std::size_t>(k.shard);
     PushRequest p{slot_, self_, incarnation_, version, step_, batch.samples, bs.loss_sum, bs.correct,
-                  grad.slice(k.begin, k.end), timeline_, k.begin - ranges_[shard].first, k.last, id, w[0].epoch};
+                  grad.slice(k.begin, k.end), timeline_, k.begin - ranges_[shard].first, k.last, id, w[0].epoch,
+                  w[0].progress};
     pushes_.push_back(shards_[shard].call(&Aggregator::push, p));
   };
   const std::size_t held = buckets_.size() - 1;  // shard 0's final bucket waits for the loss statistics

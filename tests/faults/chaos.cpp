@@ -1,16 +1,18 @@
 // troupe_chaos: trains a job (examples/fashion_mnist.toml, or a shorter
-// variant) twice with the same seed — once fault-free, once while a trainer is
-// SIGKILLed every few seconds and one aggregator shard is SIGKILLed once — and
+// variant) twice with the same seed — once fault-free, once while trainers are
+// SIGKILLed (--trainer-kills K: K kills at even steps of the progress, from 5 %
+// to 85 %; else one every --kill-every seconds) and one aggregator shard is
+// SIGKILLed once — and
 // compares the test accuracy. Writes a report (kills, restarts, recovery
 // times, steps, contributors per step, stale pushes rejected) as JSON and a
 // readable summary. The test 'faults_chaos' runs the short variant; the
 // recovery benchmark (tools/bench/recovery) runs it with many kills.
-//   troupe_chaos --config FILE [--epochs N] [--kill-every S] [--kills N] [--shard-kill]
+//   troupe_chaos --config FILE [--epochs N] [--trainer-kills K | --kill-every S [--kills N]] [--shard-kill]
 //                [--loader-kills N] [--min-kills N] [--trainers N] [--shards N] [--round-robin]
 //                [--no-baseline] [--tolerance POINTS] [--checkpoint-every K] [--lr-final F] --out DIR
 // Exit code: 0 when the chaos run finished within the tolerance of the
-// baseline, the kills it planned happened (at least --min-kills trainer
-// kills, the shard kill, the loader kills), and every batch of every epoch
+// baseline, the kills it planned happened (all K trainer kills, or at least
+// --min-kills; the shard kill; the loader kills), and every batch of every epoch
 // was trained exactly once — checked twice: by shard 0's ledger, and
 // independently from the batches named in every applied step it observed.
 #include <signal.h>
@@ -46,6 +48,7 @@ namespace {
 struct Options {
   std::string config, out;
   int epochs = 0, trainers = 0, shards = 0, kills = 0, loader_kills = 0, min_kills = 1;
+  int trainer_kills = 0;  // > 0: exactly this many, at even steps of the run's progress (else: every kill_every_s)
   double kill_every_s = 3.0, tolerance_points = 0.5;
   bool shard_kill = false, round_robin = false, baseline = true;
   int64_t checkpoint_every = 50;
@@ -260,7 +263,13 @@ Run train_once(const Cluster& cluster, const train::JobSpec& job, const Options&
       }
     }
     // Trainers are killed until 90 % of the steps (the end and the evaluation run fault-free).
-    if (Clock::now() >= next_kill && progress < 0.9 && (o.kills == 0 || kills < o.kills) && version > 0) {
+    // Planned by progress (the test: the same kills on a fast or a slow machine, so the chaos a run
+    // suffers does not grow with the machine's slowness), or by the clock (the recovery benchmark).
+    const bool due = o.trainer_kills > 0
+                         ? kills < o.trainer_kills &&
+                               progress >= 0.05 + 0.8 * kills / std::max(1, o.trainer_kills - 1)
+                         : Clock::now() >= next_kill && progress < 0.9 && (o.kills == 0 || kills < o.kills);
+    if (due && version > 0) {
       const int t = o.round_robin ? rr % job.trainers : static_cast<int>(rng() % static_cast<uint32_t>(job.trainers));
       Incarnation inc = 0;
       // A planned kill is never skipped: when its target is still restarting, it is tried again at the next look.
@@ -396,6 +405,7 @@ int main(int argc, char** argv) {
     else if (a == "--kills") o.kills = std::stoi(next());
     else if (a == "--loader-kills") o.loader_kills = std::stoi(next());
     else if (a == "--min-kills") o.min_kills = std::stoi(next());
+    else if (a == "--trainer-kills") o.trainer_kills = std::stoi(next());
     else if (a == "--kill-every") o.kill_every_s = std::stod(next());
     else if (a == "--tolerance") o.tolerance_points = std::stod(next());
     else if (a == "--checkpoint-every") o.checkpoint_every = std::stoll(next());
@@ -461,7 +471,10 @@ int main(int argc, char** argv) {
   auto j = job;
   j.checkpoint_dir = (fs::path(o.out) / "ckpt-chaos").string();
   fs::remove_all(j.checkpoint_dir);
-  std::printf("chaos: a trainer SIGKILLed every %.1f s%s\n", o.kill_every_s,
+  if (o.trainer_kills > 0)
+    std::printf("chaos: %d trainer SIGKILLs from 5 %% to 85 %% of the steps%s\n", o.trainer_kills,
+                o.shard_kill ? ", one shard SIGKILLed once at 40 % of the steps" : "");
+  else std::printf("chaos: a trainer SIGKILLed every %.1f s%s\n", o.kill_every_s,
               o.shard_kill ? ", one shard SIGKILLed once at 40 % of the steps" : "");
   std::fflush(stdout);
   Run chaos = train_once(cluster, j, o, true, "chaos");
@@ -500,7 +513,9 @@ int main(int argc, char** argv) {
                                                                          job.steps_per_epoch &&
                          total.samples_skipped() == 0 && total.samples_duplicated == 0 &&
                          chaos.versions_unseen == 0 && chaos.batches_missing == 0 && chaos.batches_repeated == 0;
-  const bool kills_ok = trainer_kills >= o.min_kills && (!o.shard_kill || !shard_rec.empty()) &&
+  const int planned = o.trainer_kills > 0 ? o.trainer_kills : o.min_kills;
+  const bool kills_ok = (o.trainer_kills > 0 ? trainer_kills == planned : trainer_kills >= planned) &&
+                        (!o.shard_kill || !shard_rec.empty()) &&
                         loaders_killed == o.loader_kills;
   const bool pass = chaos.finished && ledger_ok && kills_ok &&
                     (!o.baseline || (base.finished && std::fabs(diff_points) <= o.tolerance_points));
@@ -525,7 +540,8 @@ int main(int argc, char** argv) {
       << "  observed steps: " << chaos.steps_seen.size() << " of " << chaos.steps << " versions (" << chaos.versions_unseen
       << " unseen); batches missing " << chaos.batches_missing << ", trained more than once " << chaos.batches_repeated
       << (ledger_ok ? "" : "  <- LEDGER CHECK FAILED") << "\n";
-  sum << "  kills: " << trainer_kills << " trainer(s) (at least " << o.min_kills << " planned), " << shard_rec.size()
+  sum << "  kills: " << trainer_kills << " trainer(s) (" << (o.trainer_kills > 0 ? "" : "at least ") << planned
+      << " planned), " << shard_rec.size()
       << " shard(s), " << loaders_killed << " loader(s) (" << o.loader_kills << " planned)"
       << (kills_ok ? "" : "  <- PLANNED KILLS DID NOT HAPPEN") << "; trainer recovery (kill -9 to "
       << "the replacement's first applied gradient) p50 " << jnum(percentile(rec, 0.5)) << " ms, p95 "
