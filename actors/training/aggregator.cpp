@@ -417,6 +417,15 @@ PushReply Aggregator::push(PushRequest r) {
                           "slot " + std::to_string(r.slot) + ": gradient bucket [" + std::to_string(r.offset) + ", " +
                               std::to_string(r.offset + r.grad.numel()) + ") is out of range: shard " +
                               std::to_string(shard_) + "'s slice has " + std::to_string(size) + " elements"));
+  // What shard 0 handed out is in range; anything else would key the epoch accounts with garbage.
+  if ((r.batch.valid() && (r.batch.slot >= job_.trainers || r.batch.step >= job_.total_steps)) || r.epoch < -1 ||
+      r.epoch > epochs_total_ || r.progress > 1.0)
+    throw Exception(Error(Errc::invalid_argument,
+                          "slot " + std::to_string(r.slot) + ": push names batch (" + std::to_string(r.batch.slot) +
+                              ", " + std::to_string(r.batch.step) + ") of epoch " + std::to_string(r.epoch) +
+                              ": the job has " + std::to_string(job_.trainers) + " slots, " +
+                              std::to_string(job_.total_steps) + " steps per slot and " +
+                              std::to_string(epochs_total_) + " epochs"));
   const auto i = static_cast<std::size_t>(r.slot);
   Slot& s = slots_[i];
   PushReply reply;

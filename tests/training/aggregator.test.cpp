@@ -264,3 +264,52 @@ TEST_CASE("asynchronous mode applies a push once all its buckets are in, once pe
   CHECK(bucketed.push(bucket(0, 0, 3, kBuckets[1])).status == PushReply::duplicate);
   CHECK(bucketed.progress().version == 4);
 }
+
+TEST_CASE("shard 0 hands out batches with the weights and refuses a push for a batch it did not hand that trainer") {
+  const auto job = tiny_job();  // 2 slots, batch 4, 125 steps per epoch
+  Aggregator a(job, 0);
+  auto pull = [&](int slot) {
+    Weights w;
+    a.pull(PullRequest{slot, 0, 0, 0}).on_done([&](const Result<Weights>& r) {
+      REQUIRE(r.ok());
+      w = r.value();
+    });
+    return w;
+  };
+  for (int slot : {0, 1}) (void)a.join(JoinRequest{slot, actor_of(slot), 0, -1});
+  const Weights w0 = pull(0), w1 = pull(1);
+  CHECK(w0.batch == BatchId{0, 0});
+  CHECK(w1.batch == BatchId{1, 0});
+  CHECK(w0.epoch == 0);
+  CHECK_FALSE(w0.finished);
+  CHECK(w0.progress == 0.0);
+  CHECK(pull(0).batch == BatchId{0, 0});  // asked again before its push: the same batch
+  auto named = [&](int slot, BatchId b, int64_t samples = 4) {
+    auto p = bucket(slot, 0, 0, kWhole[0], samples);
+    p.batch = b;
+    p.epoch = 0;
+    return p;
+  };
+  // Another slot's batch, or a later one of its own: pull again (rejoin); nothing is applied.
+  CHECK(a.push(named(0, BatchId{1, 0})).status == PushReply::rejoin);
+  CHECK(a.push(named(0, BatchId{0, 1})).status == PushReply::rejoin);
+  // The right batch with a sample count it does not have; a batch or an epoch out of the job.
+  std::string why;
+  CHECK(refused(a, named(0, BatchId{0, 0}, 3), &why) == Errc::invalid_argument);
+  CHECK(why.find("has 4 samples") != std::string::npos);
+  CHECK(refused(a, named(0, BatchId{7, 0})) == Errc::invalid_argument);
+  auto far = named(0, BatchId{0, 0});
+  far.epoch = 99;
+  CHECK(refused(a, far) == Errc::invalid_argument);
+  CHECK(a.progress().version == 0);
+  // Slot 1 dies before pushing: its batch goes back; slot 0's push completes the step without it.
+  a.member_died(actor_of(1), 0);
+  REQUIRE(a.push(named(0, BatchId{0, 0})).status == PushReply::accepted);
+  CHECK(a.progress().version == 1);
+  CHECK(pull(0).batch == BatchId{0, 1});
+  const auto l = a.ledger();
+  REQUIRE(l.size() == 1);
+  CHECK(l[0].batches_settled == 1);
+  CHECK(l[0].batches_redone == 1);
+  CHECK(l[0].samples_trained == 4);
+}
