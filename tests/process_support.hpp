@@ -34,17 +34,41 @@ inline std::string slurp(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-/// Starts `troupe ARGS…` with its output in `log`; waits until `pattern` shows
-/// up there and returns the child and the pattern's first capture group.
-inline std::pair<Child, std::string> start_troupe(const std::vector<std::string>& args, const std::string& log,
-                                                  const std::string& pattern,
-                                                  std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+/// Starts `troupe ARGS…` with its output in `log`, without waiting for anything.
+inline Child spawn_troupe(const std::vector<std::string>& args, const std::string& log) {
   SpawnSpec spec;
   spec.exe = find_troupe_binary();
   spec.args = args;
   spec.log_path = log;
   auto child = Child::spawn(spec);
   REQUIRE(child.ok());
+  return std::move(child.value());
+}
+
+/// examples/fashion_mnist.toml (path in $FASHION_TOML) with `epochs`, the first
+/// `limit` training samples (0: all), job `name`, and its outputs in
+/// dir/NAME-out; written to dir/NAME.toml, whose path it returns.
+inline std::string write_fashion_config(const std::string& dir, const std::string& name, int epochs, int limit = 0) {
+  const char* src = std::getenv("FASHION_TOML");
+  REQUIRE_MESSAGE(src != nullptr, "FASHION_TOML (path of examples/fashion_mnist.toml) is not set");
+  std::string text = slurp(src);
+  REQUIRE(!text.empty());
+  text = std::regex_replace(text, std::regex("\nepochs = [0-9]+"), "\nepochs = " + std::to_string(epochs));
+  text = std::regex_replace(text, std::regex("\ndir = \"[^\"]*\""),
+                            "\ndir = \"" + dir + "/" + name + "-out\"\nname = \"" + name + "\"");
+  if (limit > 0)
+    text = std::regex_replace(text, std::regex("\\[data\\]\n"), "[data]\nlimit_train = " + std::to_string(limit) + "\n");
+  const std::string path = dir + "/" + name + ".toml";
+  std::ofstream(path) << text;
+  return path;
+}
+
+/// Starts `troupe ARGS…` with its output in `log`; waits until `pattern` shows
+/// up there and returns the child and the pattern's first capture group.
+inline std::pair<Child, std::string> start_troupe(const std::vector<std::string>& args, const std::string& log,
+                                                  const std::string& pattern,
+                                                  std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  Child child = spawn_troupe(args, log);
   std::smatch m;
   const std::regex re(pattern);
   std::string text;
@@ -56,7 +80,7 @@ inline std::pair<Child, std::string> start_troupe(const std::vector<std::string>
       timeout);
   INFO("log of troupe " << args[0] << ":\n" << text);
   REQUIRE(seen);
-  return {std::move(child.value()), m[1].str()};
+  return {std::move(child), m[1].str()};
 }
 
 /// `troupe scheduler --bind BIND --http-port -1 EXTRA…`, its output in dir/LOG;

@@ -23,9 +23,11 @@ using namespace std::chrono_literals;
 using namespace troupe;
 using troupe::testing::eventually;
 using troupe::testing::slurp;
+using troupe::testing::spawn_troupe;
 using troupe::testing::start_scheduler;
 using troupe::testing::start_worker;
 using troupe::testing::temp_dir;
+using troupe::testing::write_fashion_config;
 
 namespace {
 
@@ -38,33 +40,6 @@ constexpr int64_t kBoundMs = kLeaseMs + kLeaseMs / 4;
 // What a loaded 2-core machine adds: the test's own polling of the state,
 // and a scheduler that is not scheduled at once.
 constexpr int64_t kMarginMs = 1500;
-
-/// examples/fashion_mnist.toml with `epochs`, the first `limit` training
-/// samples (0: all), job `name` and its outputs in dir/NAME-out.
-std::string write_config(const std::string& dir, const std::string& name, int epochs, int limit) {
-  const char* src = std::getenv("FASHION_TOML");
-  REQUIRE_MESSAGE(src != nullptr, "FASHION_TOML (path of examples/fashion_mnist.toml) is not set");
-  std::string text = slurp(src);
-  REQUIRE(!text.empty());
-  text = std::regex_replace(text, std::regex("\nepochs = [0-9]+"), "\nepochs = " + std::to_string(epochs));
-  text = std::regex_replace(text, std::regex("\ndir = \"[^\"]*\""),
-                            "\ndir = \"" + dir + "/" + name + "-out\"\nname = \"" + name + "\"");
-  if (limit > 0) text = std::regex_replace(text, std::regex("\\[data\\]\n"), "[data]\nlimit_train = " + std::to_string(limit) + "\n");
-  const std::string path = dir + "/" + name + ".toml";
-  std::ofstream(path) << text;
-  return path;
-}
-
-/// `troupe ARGS…` with its output in `log`.
-Child start(const std::vector<std::string>& args, const std::string& log) {
-  SpawnSpec s;
-  s.exe = find_troupe_binary();
-  s.args = args;
-  s.log_path = log;
-  auto c = Child::spawn(s);
-  REQUIRE(c.ok());
-  return std::move(c.value());
-}
 
 std::optional<JobInfo> find_job(const ClusterState& st, const std::string& name) {
   for (const auto& j : st.jobs)
@@ -133,9 +108,9 @@ TEST_CASE("driver loss: a SIGKILLed driver's job is FAILED within the lease boun
   auto cluster = Cluster::connect(endpoint);
 
   // Two jobs on one cluster; each has 2 loaders, 1 shard and 2 trainers (2.75 CPUs).
-  Child other = start({"train", write_config(dir, "other", 10, 0), "--cluster", endpoint, "--progress", "lines"},
+  Child other = spawn_troupe({"train", write_fashion_config(dir, "other", 10, 0), "--cluster", endpoint, "--progress", "lines"},
                       dir + "/other.log");
-  Child victim = start({"train", write_config(dir, "victim", 10, 0), "--cluster", endpoint, "--progress", "lines"},
+  Child victim = spawn_troupe({"train", write_fashion_config(dir, "victim", 10, 0), "--cluster", endpoint, "--progress", "lines"},
                        dir + "/victim.log");
   wait_training(cluster, "other", 20, 5, dir + "/other.log");
   const ClusterState before = wait_training(cluster, "victim", 20, 5, dir + "/victim.log");
@@ -196,7 +171,7 @@ TEST_CASE("driver loss: a SIGKILLed driver's job is FAILED within the lease boun
 
   // `troupe list jobs` says so.
   {
-    Child list = start({"list", "jobs", "--address", endpoint}, dir + "/list.log");
+    Child list = spawn_troupe({"list", "jobs", "--address", endpoint}, dir + "/list.log");
     CHECK(wait_exit(list, 30s, dir + "/list.log").exit_code == 0);
     const std::string shown = slurp(dir + "/list.log");
     INFO(shown);
@@ -244,7 +219,7 @@ TEST_CASE("detached: the job outlives the command, writes its outputs, and dies 
   auto cluster = Cluster::connect(endpoint);
 
   // --detach returns once the job's driver runs on the cluster.
-  Child submit = start({"train", write_config(dir, "short", 2, 6000), "--cluster", endpoint, "--detach"},
+  Child submit = spawn_troupe({"train", write_fashion_config(dir, "short", 2, 6000), "--cluster", endpoint, "--detach"},
                        dir + "/submit.log");
   const int submit_pid = submit.pid();
   CHECK(wait_exit(submit, 60s, dir + "/submit.log").exit_code == 0);
@@ -292,7 +267,7 @@ TEST_CASE("detached: the job outlives the command, writes its outputs, and dies 
   CHECK(used_cpus(st) == doctest::Approx(0));
 
   // A detached job whose driver actor is SIGKILLed: FAILED at once, its actors stopped.
-  Child submit2 = start({"train", write_config(dir, "orphan", 10, 0), "--cluster", endpoint, "--detach"},
+  Child submit2 = spawn_troupe({"train", write_fashion_config(dir, "orphan", 10, 0), "--cluster", endpoint, "--detach"},
                         dir + "/submit2.log");
   CHECK(wait_exit(submit2, 60s, dir + "/submit2.log").exit_code == 0);
   const ClusterState running = wait_training(cluster, "orphan", 10, 6, dir + "/submit2.log");
@@ -335,12 +310,12 @@ TEST_CASE("detached: --attach follows a running job to its end; Ctrl-C of a foll
   auto [sched, endpoint] = start_scheduler(dir, {"--heartbeat-timeout-ms", std::to_string(kLeaseMs)});
   auto [worker, node] = start_worker(dir, "w", endpoint, "4");
   auto cluster = Cluster::connect(endpoint);
-  Child submit = start({"train", write_config(dir, "followed", 4, 20000), "--cluster", endpoint, "--detach"},
+  Child submit = spawn_troupe({"train", write_fashion_config(dir, "followed", 4, 20000), "--cluster", endpoint, "--detach"},
                        dir + "/submit.log");
   CHECK(wait_exit(submit, 60s, dir + "/submit.log").exit_code == 0);
 
   // A follower that is stopped: the job runs on.
-  Child first = start({"train", "--attach", "followed", "--cluster", endpoint, "--progress", "lines"},
+  Child first = spawn_troupe({"train", "--attach", "followed", "--cluster", endpoint, "--progress", "lines"},
                       dir + "/attach1.log");
   REQUIRE(eventually([&] { return slurp(dir + "/attach1.log").find("driven by actor") != std::string::npos; }, 30s));
   REQUIRE(first.signal(SIGINT));
@@ -356,7 +331,7 @@ TEST_CASE("detached: --attach follows a running job to its end; Ctrl-C of a foll
   CHECK(job_of(cluster, "followed")->state != "FAILED");
 
   // A follower that stays to the end: every epoch's line and the final accuracy.
-  Child second = start({"train", "--attach", "followed", "--cluster", endpoint, "--progress", "lines"},
+  Child second = spawn_troupe({"train", "--attach", "followed", "--cluster", endpoint, "--progress", "lines"},
                        dir + "/attach2.log");
   CHECK(wait_exit(second, 240s, dir + "/attach2.log").exit_code == 0);
   const std::string shown = slurp(dir + "/attach2.log");
@@ -369,11 +344,11 @@ TEST_CASE("detached: --attach follows a running job to its end; Ctrl-C of a foll
   CHECK(shown.find("wrote " + dir + "/followed-out/") != std::string::npos);
   CHECK(job_of(cluster, "followed")->state == "DONE");
   // Following a job that has ended prints its story and returns at once.
-  Child late = start({"train", "--attach", "followed", "--cluster", endpoint, "--progress", "none"},
+  Child late = spawn_troupe({"train", "--attach", "followed", "--cluster", endpoint, "--progress", "none"},
                      dir + "/attach3.log");
   CHECK(wait_exit(late, 30s, dir + "/attach3.log").exit_code == 0);
   CHECK(slurp(dir + "/attach3.log").find("final test accuracy") != std::string::npos);
-  Child unknown = start({"train", "--attach", "nosuchjob", "--cluster", endpoint}, dir + "/attach4.log");
+  Child unknown = spawn_troupe({"train", "--attach", "nosuchjob", "--cluster", endpoint}, dir + "/attach4.log");
   CHECK(wait_exit(unknown, 30s, dir + "/attach4.log").exit_code == 1);
   CHECK(slurp(dir + "/attach4.log").find("not_found") != std::string::npos);
   cluster.shutdown();

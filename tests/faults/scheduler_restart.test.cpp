@@ -24,21 +24,9 @@ using troupe::testing::slurp;
 using troupe::testing::start_scheduler;
 using troupe::testing::start_worker;
 using troupe::testing::temp_dir;
+using troupe::testing::write_fashion_config;
 
 namespace {
-
-/// examples/fashion_mnist.toml with fewer epochs and its outputs in `dir`.
-std::string write_config(const std::string& dir, int epochs) {
-  const char* src = std::getenv("FASHION_TOML");
-  REQUIRE_MESSAGE(src != nullptr, "FASHION_TOML (path of examples/fashion_mnist.toml) is not set");
-  std::string text = slurp(src);
-  REQUIRE(!text.empty());
-  text = std::regex_replace(text, std::regex("\nepochs = [0-9]+"), "\nepochs = " + std::to_string(epochs));
-  text = std::regex_replace(text, std::regex("\ndir = \"[^\"]*\""), "\ndir = \"" + dir + "/run\"");
-  const std::string path = dir + "/job.toml";
-  std::ofstream(path) << text;
-  return path;
-}
 
 std::optional<ActorInfo> find_actor(const Cluster& cluster, const std::string& name) {
   auto st = cluster.state(5s);
@@ -72,7 +60,7 @@ TEST_CASE("a training job survives its scheduler being SIGKILLed and restarted o
   auto [sched, endpoint] = start_scheduler(dir, flags);
   auto [worker, node] = start_worker(dir, "w", endpoint, "6");
   // Long enough that the kills below land mid-training on a loaded machine.
-  const std::string config = write_config(dir, 10);
+  const std::string config = write_fashion_config(dir, "job", 10);
   SpawnSpec ts;
   ts.exe = find_troupe_binary();
   ts.args = {"train", config, "--cluster", endpoint, "--progress", "lines"};
