@@ -284,6 +284,16 @@ struct Heartbeat {
   MSGPACK_DEFINE_MAP(node);
 };
 
+/// Worker → scheduler: the worker is stopping (SIGTERM, `systemctl stop`, a
+/// Slurm job's end) and has already stopped its actors. The scheduler marks
+/// the node DEAD at once ("left: <reason>") and restarts its actors elsewhere,
+/// instead of waiting for the heartbeat timeout.
+struct LeaveNode {
+  NodeId node = 0;
+  std::string reason;
+  MSGPACK_DEFINE_MAP(node, reason);
+};
+
 /// Scheduler → worker: the answer to register_node.
 struct Registered {
   NodeId node = 0;

@@ -14,10 +14,33 @@
 namespace troupe {
 namespace {
 
-std::string join(const std::vector<int>& v) {
+/// The devices an actor sees: its GPU indices mapped through the worker's own
+/// CUDA_VISIBLE_DEVICES (Slurm's GRES or a unit's setting: index i is the
+/// i-th device listed there), or the indices themselves when none is set.
+std::string visible_devices(const std::vector<int>& ids, const std::vector<std::string>& own) {
   std::string s;
-  for (int x : v) s += (s.empty() ? "" : ",") + std::to_string(x);
+  for (int x : ids) {
+    const bool mapped = !own.empty() && x >= 0 && x < static_cast<int>(own.size());
+    s += (s.empty() ? "" : ",") + (mapped ? own[static_cast<std::size_t>(x)] : std::to_string(x));
+  }
   return s;
+}
+
+std::vector<std::string> own_visible_devices() {
+  std::vector<std::string> out;
+  const char* env = std::getenv("CUDA_VISIBLE_DEVICES");
+  if (env == nullptr) return out;
+  std::string item;
+  for (const char* c = env;; ++c) {
+    if (*c == ',' || *c == '\0') {
+      if (!item.empty()) out.push_back(item);
+      item.clear();
+      if (*c == '\0') break;
+    } else if (*c != ' ') {
+      item += *c;
+    }
+  }
+  return out;
 }
 
 std::string tail_lines(const std::string& path, int64_t n) {
@@ -56,6 +79,7 @@ Worker::Worker(Options options) : options_(std::move(options)) {
   if (options_.cpus <= 0) options_.cpus = std::max(1u, std::thread::hardware_concurrency());
   if (options_.log_dir.empty()) options_.log_dir = "/tmp/troupe-logs-" + std::to_string(getpid());
   if (options_.troupe_binary.empty()) options_.troupe_binary = find_troupe_binary();
+  own_devices_ = own_visible_devices();
   std::filesystem::create_directories(options_.log_dir);
   auto lease = Lease::create();
   if (!lease.ok()) throw Exception(lease.error());
@@ -96,6 +120,7 @@ void Worker::stop(std::chrono::milliseconds grace) {
   auto fut = done.get_future();
   runtime_->io().post([this, grace, &done] {
     stopping_ = true;
+    lease_.revoke();  // its actors stop serving now: the scheduler is about to start them elsewhere
     for (auto& [id, r] : running_) r.child.signal(SIGTERM);
     auto deadline = std::chrono::steady_clock::now() + grace;
     for (auto& [id, r] : running_) {
@@ -108,9 +133,24 @@ void Worker::stop(std::chrono::milliseconds grace) {
   });
   // If the I/O thread is already gone the promise never completes: bound the wait.
   if (fut.wait_for(grace + std::chrono::seconds(2)) != std::future_status::ready) running_.clear();
+  else leave();
   if (probe_.joinable()) probe_.join();
   runtime_->stop();
   runtime_.reset();
+}
+
+void Worker::leave() {
+  if (node_id_.load() == 0) return;
+  // Shared: the answer may come after this thread has given up waiting.
+  auto left = std::make_shared<std::promise<void>>();
+  auto fut = left->get_future();
+  runtime_->io().post([this, left] {
+    auto call = runtime_->client().call_scheduler("leave_node", LeaveNode{node_id_.load(), options_.leave_reason},
+                                                  std::chrono::milliseconds(1000));
+    call->add_callback([left](const Result<Message>&) { left->set_value(); });
+  });
+  // An unreachable scheduler declares the node dead after its heartbeat timeout instead.
+  (void)fut.wait_for(std::chrono::milliseconds(1500));
 }
 
 void Worker::register_now() {
@@ -197,6 +237,7 @@ void Worker::heartbeat() {
 void Worker::on_start_actor(const Message& m, const Responder& r) {
   auto start = m.body_as<StartActor>();
   if (!start.ok()) return r.fail(start.error());
+  if (stopping_) return r.fail(Error(Errc::unavailable, "this worker is stopping"));
   if (running_.contains(start->actor))
     return r.fail(Error(Errc::invalid_argument, "actor " + std::to_string(start->actor) + " already runs here"));
   SpawnSpec spec;
@@ -210,7 +251,7 @@ void Worker::on_start_actor(const Message& m, const Responder& r) {
     spec.args.push_back(p);
   }
   // A GPU actor sees only its devices; a CPU actor sees none.
-  spec.env.emplace_back("CUDA_VISIBLE_DEVICES", join(start->gpu_ids));
+  spec.env.emplace_back("CUDA_VISIBLE_DEVICES", visible_devices(start->gpu_ids, own_devices_));
   const std::string base = start->name.empty() ? start->class_name : start->name;
   spec.log_path = options_.log_dir + "/" + base + "-" + std::to_string(start->actor) + ".log";
   {

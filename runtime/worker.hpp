@@ -2,9 +2,9 @@
 // The worker (DESIGN §1): one per host. Registers its resources with the
 // scheduler, heartbeats, starts actor processes on request (fork/exec of
 // `troupe actor`, a GPU actor sees only its devices through
-// CUDA_VISIBLE_DEVICES), captures each actor's output into a log file, reaps
-// them through pidfds and reports every exit with its cause. It holds the
-// host's serving lease (runtime/lease.hpp) and passes it to every actor
+// CUDA_VISIBLE_DEVICES, mapped through the worker's own list when it has
+// one), captures each actor's output into a log file, reaps them through
+// pidfds and reports every exit with its cause. It holds the host's serving lease (runtime/lease.hpp) and passes it to every actor
 // process it starts. All state lives on the runtime's I/O thread.
 #include <atomic>
 #include <chrono>
@@ -35,6 +35,7 @@ class Worker {
     std::string log_dir;                 ///< per-actor log files; default /tmp/troupe-logs-<pid>
     std::string troupe_binary;           ///< `troupe` to exec for actors; default: found at run time
     std::chrono::milliseconds heartbeat_interval{500};
+    std::string leave_reason = "worker stopped";  ///< told to the scheduler by stop()
   };
 
   /// Binds its ROUTER; throws troupe::Exception when it cannot.
@@ -46,8 +47,11 @@ class Worker {
 
   /// Starts the I/O thread and registers (retrying until the scheduler answers).
   void start();
-  /// Stops heartbeating, terminates its actors (SIGTERM, then SIGKILL after
-  /// `grace`), and stops. Idempotent.
+  /// Stops heartbeating, revokes its serving lease, terminates its actors
+  /// (SIGTERM, then SIGKILL after `grace`), tells the scheduler it leaves
+  /// (`leave_node`: the node is DEAD at once and its actors restart elsewhere;
+  /// waits at most 1.5 s for the answer), and stops. Idempotent. Not
+  /// thread-safe: call it from one thread.
   void stop(std::chrono::milliseconds grace = std::chrono::milliseconds(2000));
   /// Waits until registered; false on timeout. Thread-safe.
   bool wait_registered(std::chrono::milliseconds timeout);
@@ -63,6 +67,8 @@ class Worker {
     Child child;
   };
   void register_now();
+  /// Tells the scheduler this node leaves; waits at most 1.5 s for its answer.
+  void leave();
   void heartbeat();
   void on_start_actor(const Message& m, const Responder& r);
   void on_stop_actor(const Message& m, const Responder& r);
@@ -78,6 +84,7 @@ class Worker {
   void probe_scheduler();
 
   Options options_;
+  std::vector<std::string> own_devices_;  // this process's CUDA_VISIBLE_DEVICES, split: actor GPU i is own_devices_[i]
   std::unique_ptr<Runtime> runtime_;
   std::map<ActorId, Running> running_;
   std::atomic<NodeId> node_id_{0};

@@ -131,6 +131,7 @@ void Scheduler::register_methods() {
   }, false);
   add("register_node", &Scheduler::on_register);
   add("heartbeat", &Scheduler::on_heartbeat);
+  add("leave_node", &Scheduler::on_leave);
   add("spawn", &Scheduler::on_spawn);
   add("resolve", &Scheduler::on_resolve);
   add("actor_spec", &Scheduler::on_actor_spec);
@@ -271,26 +272,44 @@ void Scheduler::check_heartbeats() {
   const int64_t now = now_ms();
   for (auto& [id, n] : nodes_) {
     if (!n.alive || now - n.last_heartbeat_ms <= options_.heartbeat_timeout.count()) continue;
-    n.alive = false;
-    n.death_reason = "missed heartbeats for " + std::to_string(now - n.last_heartbeat_ms) + " ms";
-    persist(n);
-    Event e;
-    e.topic = "node";
-    e.node = id;
-    e.state = ActorState::dead;
-    e.message = n.death_reason;
-    publish(e);
-    for (auto& [aid, a] : actors_) {
-      if (a.info.node != id) continue;
-      if (a.info.state != ActorState::alive && a.info.state != ActorState::starting) continue;
-      ActorExit exit;
-      exit.actor = aid;
-      exit.incarnation = a.info.incarnation;
-      exit.signal = 0;
-      exit.exit_code = -1;
-      exit.reason = "node " + std::to_string(id) + " lost (" + n.death_reason + ")";
-      handle_death(a, exit);
-    }
+    node_gone(id, "missed heartbeats for " + std::to_string(now - n.last_heartbeat_ms) + " ms", false);
+  }
+}
+
+void Scheduler::on_leave(const Message& m, const Responder& r) {
+  auto leave = m.body_as<LeaveNode>();
+  if (!leave.ok()) return r.fail(leave.error());
+  auto it = nodes_.find(leave->node);
+  if (it == nodes_.end()) return r.fail(Error(Errc::not_found, "node " + std::to_string(leave->node) + " is unknown"));
+  if (it->second.alive) node_gone(leave->node, "left: " + (leave->reason.empty() ? "worker stopped" : leave->reason), true);
+  r.reply(msgpack::type::nil_t());
+}
+
+void Scheduler::node_gone(NodeId id, const std::string& reason, bool left) {
+  NodeInfo& n = nodes_.at(id);
+  n.alive = false;
+  n.death_reason = reason;
+  persist(n);
+  Event e;
+  e.topic = "node";
+  e.node = id;
+  e.state = ActorState::dead;
+  e.message = n.death_reason;
+  publish(e);
+  for (auto& [aid, a] : actors_) {
+    if (a.info.node != id) continue;
+    if (a.info.state != ActorState::alive && a.info.state != ActorState::starting) continue;
+    ActorExit exit;
+    exit.actor = aid;
+    exit.incarnation = a.info.incarnation;
+    exit.signal = 0;
+    exit.exit_code = -1;
+    exit.reason = "node " + std::to_string(id) + (left ? " " : " lost (") + n.death_reason + (left ? "" : ")");
+    // An operator took the host away (an upgrade, the end of an allocation):
+    // not the actor's fault, so it does not need a restart left (an actor
+    // spawned with max_restarts 0 asked never to be restarted: it stays DEAD).
+    if (left && !a.kill_requested && a.info.spec.max_restarts != 0) a.restart_requested = true;
+    handle_death(a, exit);
   }
 }
 

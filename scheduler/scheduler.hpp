@@ -71,6 +71,7 @@ class Scheduler {
   void register_methods();
   void on_register(const Message& m, const Responder& r);
   void on_heartbeat(const Message& m, const Responder& r);
+  void on_leave(const Message& m, const Responder& r);
   void on_spawn(const Message& m, const Responder& r);
   void on_resolve(const Message& m, const Responder& r);
   void on_actor_spec(const Message& m, const Responder& r);
@@ -91,6 +92,9 @@ class Scheduler {
   void release(ActorEntry& a);
   void handle_death(ActorEntry& a, const ActorExit& exit);
   void check_heartbeats();
+  /// Node `id` is gone (`reason`): DEAD, and its actors die with it. A node
+  /// that left on purpose restarts them even with no restarts left.
+  void node_gone(NodeId id, const std::string& reason, bool left);
   /// Fails the running jobs whose driver's lease ran out.
   void check_jobs();
   /// A job has ended (reported, or its driver lost): journal it, publish it,

@@ -12,6 +12,7 @@
 #include "runtime/worker.hpp"
 #include "scheduler/scheduler.hpp"
 #include "tools/troupe/commands.hpp"
+#include "tools/troupe/service_notify.hpp"
 #include "tools/troupe/train.hpp"
 
 namespace {
@@ -110,7 +111,10 @@ int main(int argc, char** argv) {
       std::printf("troupe scheduler: control %s, events %s, http %d\n", s.endpoint().c_str(),
                   s.events_endpoint().c_str(), s.http_port());
       std::fflush(stdout);
+      troupe::cli::notify_ready("control " + s.endpoint() + ", http " + std::to_string(s.http_port()));
       wait_for_stop(signals);
+      // Workers keep their actors: a scheduler started again (on its journal) takes them back.
+      troupe::cli::notify_stopping("stopping; workers keep their actors");
       s.stop();
       return 0;
     }
@@ -125,7 +129,10 @@ int main(int argc, char** argv) {
       std::printf("troupe worker: node %llu at %s, logs in %s\n", static_cast<unsigned long long>(w.node_id()),
                   w.endpoint().c_str(), w.log_dir().c_str());
       std::fflush(stdout);
+      troupe::cli::notify_ready("node " + std::to_string(w.node_id()) + " registered with " + wo.scheduler);
       wait_for_stop(signals);
+      // Its actors get SIGTERM (SIGKILL after 2 s), then the scheduler hears it leave and restarts them elsewhere.
+      troupe::cli::notify_stopping("stopping its actors and leaving the cluster");
       w.stop();
       return 0;
     }
