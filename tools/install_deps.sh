@@ -7,12 +7,16 @@ packages=(
   build-essential meson ninja-build pkg-config cmake
   libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libboost-dev
   doctest-dev libdnnl-dev ocl-icd-opencl-dev opencl-c-headers nlohmann-json3-dev libreadline-dev libtomlplusplus-dev libcli11-dev
-  zlib1g-dev dataset-fashion-mnist
+  zlib1g-dev dataset-fashion-mnist libsystemd-dev
   clang-14 libclang-rt-14-dev
   iproute2 procps tmux python3
 )
 # Optional extras (tests skip with 77 without them) are listed with --extras.
-extras=(chromium python3-torch python3-numpy libopenblas0-pthread libeigen3-dev)
+# The operations suite (tests/ops) starts its own munged, slurmctld, slurmd and
+# prometheus from these packages (about 110 MB, prometheus 96 of them); it
+# never uses the system services they install. systemd gives systemd-analyze.
+extras=(chromium python3-torch python3-numpy libopenblas0-pthread libeigen3-dev
+        slurmctld slurmd munge prometheus systemd)
 if [[ "${1:-}" == "--extras" ]]; then packages+=("${extras[@]}"); fi
 
 missing=()
