@@ -1,7 +1,7 @@
 // A small driver for the inspection tests: connects to a running cluster,
 // spawns a Tally (tests/actors) under a name, calls it a few times, and leaves
 // it running.
-//   inspection_spawn ADDR NAME [MAX_RESTARTS] [CPUS]
+//   inspection_spawn ADDR NAME [MAX_RESTARTS] [CPUS] [GPUS]
 // Prints "spawned NAME id ID pid PID" once the actor answered.
 #include <chrono>
 #include <cstdio>
@@ -14,7 +14,7 @@
 int main(int argc, char** argv) {
   using namespace std::chrono_literals;
   if (argc < 3) {
-    std::fprintf(stderr, "usage: inspection_spawn ADDR NAME [MAX_RESTARTS] [CPUS]\n");
+    std::fprintf(stderr, "usage: inspection_spawn ADDR NAME [MAX_RESTARTS] [CPUS] [GPUS]\n");
     return 2;
   }
   try {
@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
     o.name = argv[2];
     o.max_restarts = argc > 3 ? std::atoi(argv[3]) : 3;
     o.cpus = argc > 4 ? std::atof(argv[4]) : 1;
+    o.gpus = argc > 5 ? std::atof(argv[5]) : 0;
     auto t = cluster.spawn<Tally>(o, 0);
     if (o.cpus <= 16) {  // more: expected to stay PENDING, so no calls
       for (int i = 1; i <= 5; ++i) t.call(&Tally::add, i).get(20s);

@@ -7,7 +7,9 @@
      send READY=1 once bound / once the scheduler lists the node ALIVE; on
      SIGTERM the worker sends STOPPING=1, stops its actor process and leaves:
      the node is DEAD ("left: worker stopped") long before the scheduler's
-     60 s heartbeat timeout, and the worker exits 0; so does the scheduler;
+     60 s heartbeat timeout, and the worker exits 0; so does the scheduler.
+     The worker runs with CUDA_VISIBLE_DEVICES=5,7 (as a unit's Environment=
+     or Slurm's GRES sets it): its 1-GPU actor sees its device by that list;
   3. where systemd is PID 1: the scheduler as a transient Type=notify unit
      (systemd-run) reaches `active` and stops cleanly.
 Exits 77 when systemd-analyze is missing or troupe was built without
@@ -80,8 +82,9 @@ def notify(work, t0):
     addr = f"tcp://127.0.0.1:{port}"
 
     wns = NotifySocket(os.path.join(work, "worker.sock"))
-    worker = start([TROUPE, "worker", "--scheduler", addr, "--cpus", "2", "--log-dir", f"{work}/wlogs"],
-                   f"{work}/worker.log", env=dict(os.environ, NOTIFY_SOCKET=wns.path))
+    # Devices as a unit's Environment= or Slurm's GRES give them: the actor's GPU 0 is device 5.
+    worker = start([TROUPE, "worker", "--scheduler", addr, "--cpus", "2", "--gpus", "2", "--log-dir", f"{work}/wlogs"],
+                   f"{work}/worker.log", env=dict(os.environ, NOTIFY_SOCKET=wns.path, CUDA_VISIBLE_DEVICES="5,7"))
     wready = wait_for("READY=1 from the worker", lambda: wns.saw("READY=1"), timeout=20)
     nodes = node_rows(addr)
     check(len(nodes) == 1 and nodes[0]["state"] == "ALIVE", f"READY=1 after registration: {nodes}")
@@ -89,11 +92,15 @@ def notify(work, t0):
 
     actor_pid = None
     if SPAWN:
-        r = subprocess.run([SPAWN, addr, "svc-tally", "3", "1"], capture_output=True, text=True, timeout=60)
+        r = subprocess.run([SPAWN, addr, "svc-tally", "3", "1", "1"], capture_output=True, text=True, timeout=60)
         check(r.returncode == 0, f"spawn: {r.stderr}")
         code, out, _ = troupe("get", "actor", "svc-tally", "--json", "--address", addr)
-        actor_pid = json.loads(out)["pid"]
+        a = json.loads(out)
+        actor_pid = a["pid"]
         check(actor_pid > 0 and os.path.exists(f"/proc/{actor_pid}"), "the actor process runs")
+        env = dict(e.split("=", 1) for e in open(f"/proc/{actor_pid}/environ").read().split("\0") if "=" in e)
+        want = "5" if a["gpu_ids"] == [0] else "7"
+        check(env.get("CUDA_VISIBLE_DEVICES") == want, f"GPU {a['gpu_ids']} is device {want}: {env.get('CUDA_VISIBLE_DEVICES')}")
 
     t_stop = time.time()
     worker.send_signal(signal.SIGTERM)
