@@ -6,8 +6,8 @@ own name and port), tools/slurm/troupe.sbatch submitted with sbatch:
      registered from each node with the node's CPUs and the job's actors on
      both; nothing of the cluster is left afterwards;
   2. a long job cancelled with scancel while it trains: every troupe process
-     (scheduler, workers, actors, driver) is gone within 20 s (KillWait is
-     10 s here) and Slurm says CANCELLED.
+     (scheduler, workers, actors, driver) is gone within 12 s, before
+     Slurm's own SIGKILL (KillWait 30 s here), and Slurm says CANCELLED.
 Needs root and Debian's slurmctld, slurmd and munge; exits 77 with one line
 where they are missing or Slurm cannot start. Ports are free ones, the
 directories its own; every process it started is found again by a tag in its
@@ -82,7 +82,7 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 MpiDefault=none
 ReturnToService=2
-KillWait=10
+KillWait=30
 InactiveLimit=0
 MinJobAge=600
 {nodes}
@@ -186,8 +186,9 @@ def run(tag, t0):
     r = slurm.run("scancel", jid)
     check(r.returncode == 0, f"scancel: {r.stderr}")
     try:
-        # Bound: the driver 5 s (troupe.sbatch), the workers 2 s for their actors + 1.5 s to leave; margin for load.
-        wait_for("every troupe process gone after scancel", lambda: not troupe_pids(tag), timeout=20, interval=0.2)
+        # Slurm's SIGKILL comes only after KillWait (30 s here): gone before it is troupe's own doing. Bound:
+        # the driver 5 s (troupe.sbatch), the workers 2 s for their actors + 1.5 s to leave; margin for load.
+        wait_for("every troupe process gone after scancel", lambda: not troupe_pids(tag), timeout=12, interval=0.2)
     except AssertionError:
         raise AssertionError(f"left behind after scancel: {troupe_pids(tag)}\n{tail(f'{work}/slurm-{jid}.out')}")
     gone = time.time() - t_cancel
