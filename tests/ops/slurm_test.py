@@ -1,10 +1,12 @@
 """troupe under Slurm (issue 14, item 1): a private Slurm cluster on this
 machine (its own munged, slurmctld and two slurmd, each slurmd a node of its
 own name and port), tools/slurm/troupe.sbatch submitted with sbatch:
-  1. a short training job over 2 nodes finishes (Slurm: COMPLETED 0:0), every
-     sample trained once, the job DONE in `troupe list jobs`, a worker
-     registered from each node with the node's CPUs and the job's actors on
-     both; nothing of the cluster is left afterwards;
+  1. a short training job over 2 nodes (`--gres=gpu:2`: the nodes' GRES are
+     stand-in device files) finishes (Slurm: COMPLETED 0:0), every sample
+     trained once, the job DONE in `troupe list jobs`, a worker registered
+     from each node with the node's CPUs and its 2 GPUs from Slurm's
+     CUDA_VISIBLE_DEVICES, the job's actors on both nodes; the workers stop
+     on SIGTERM (not Slurm's SIGKILL) and nothing of the cluster is left;
   2. a long job cancelled with scancel while it trains: every troupe process
      (scheduler, workers, actors, driver) is gone within 12 s, before
      Slurm's own SIGKILL (KillWait 30 s here), and Slurm says CANCELLED.
@@ -16,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import tempfile
 import time
@@ -25,6 +28,7 @@ from ops_support import (ROOT, TROUPE, check, elapsed, free_ports, kill_tagged, 
 
 SBATCH = os.path.join(ROOT, "tools", "slurm", "troupe.sbatch")
 NODES = 2
+GPUS = 2  # per node, as GRES (stand-in device files)
 
 
 class Slurm:
@@ -53,12 +57,14 @@ class Slurm:
         ctld, *node_ports = free_ports(1 + NODES)
         self.names = [f"{tag}n{i}" for i in range(NODES)]
         cpus = os.cpu_count()
-        nodes = "\n".join(f"NodeName={n} NodeHostname=localhost NodeAddr=127.0.0.1 Port={p} CPUs={cpus} State=UNKNOWN"
+        nodes = "\n".join(f"NodeName={n} NodeHostname=localhost NodeAddr=127.0.0.1 Port={p} CPUs={cpus} Gres=gpu:{GPUS} "
+                          "State=UNKNOWN"
                           for n, p in zip(self.names, node_ports))
         for sub in ("state", "spool", "log"):
             os.makedirs(f"{d}/{sub}")
         with open(f"{d}/slurm.conf", "w") as f:
             f.write(f"""ClusterName={tag}
+GresTypes=gpu
 SlurmctldHost=localhost(127.0.0.1)
 SlurmctldPort={ctld}
 AuthType=auth/munge
@@ -88,6 +94,12 @@ MinJobAge=600
 {nodes}
 PartitionName=troupe Nodes={','.join(self.names)} Default=YES MaxTime=INFINITE State=UP
 """)
+        # GPUs as GRES: Slurm only stats the device files, so char devices made here stand in for them.
+        os.makedirs(f"{d}/dev")
+        for i in range(GPUS):
+            os.mknod(f"{d}/dev/gpu{i}", 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+        with open(f"{d}/gres.conf", "w") as f:
+            f.write(f"Name=gpu File={d}/dev/gpu[0-{GPUS - 1}]\n")
         start(["slurmctld", "-D", "-f", f"{d}/slurm.conf"], f"{d}/slurmctld.out", env=self.env)
         for n in self.names:
             start(["slurmd", "-D", "-N", n, "-f", f"{d}/slurm.conf"], f"{d}/slurmd-{n}.out", env=self.env)
@@ -108,7 +120,7 @@ PartitionName=troupe Nodes={','.join(self.names)} Default=YES MaxTime=INFINITE S
         return subprocess.run(list(cmd), env=self.env, capture_output=True, text=True, timeout=30, cwd=cwd)
 
     def sbatch(self, name, workdir, *driver):
-        r = self.run("sbatch", "--parsable", f"--nodes={NODES}", f"--job-name={name}", f"--chdir={workdir}",
+        r = self.run("sbatch", "--parsable", f"--nodes={NODES}", f"--gres=gpu:{GPUS}", f"--job-name={name}", f"--chdir={workdir}",
                      f"--output={workdir}/slurm-%j.out", SBATCH, *driver, cwd=workdir)  # troupe-JOBID/ goes there
         check(r.returncode == 0, f"sbatch: {r.stderr}")
         return r.stdout.strip().split(";")[0]
@@ -155,12 +167,14 @@ def run(tag, t0):
     jobs = {j["name"]: j for j in json.load(open(f"{work}/jobs.json"))}
     check(jobs.get("short", {}).get("state") == "DONE" and jobs["short"]["epoch"] == 2, f"troupe list jobs: {jobs}")
     nodes = json.load(open(f"{work}/nodes.json"))
-    check(len(nodes) == NODES and all(n["state"] == "ALIVE" and n["total"]["cpus"] == os.cpu_count() for n in nodes),
-          f"a worker per Slurm node with the node's CPUs: {nodes}")
+    check(len(nodes) == NODES and all(n["state"] == "ALIVE" and n["total"]["cpus"] == os.cpu_count() and
+                                      n["total"]["gpus"] == GPUS for n in nodes),
+          f"a worker per Slurm node with the node's CPUs and GRES GPUs: {nodes}")
     actor_nodes = {a["node"] for a in json.load(open(f"{work}/actors.json")) if a["name"].startswith("train-")}
     check(len(actor_nodes) == NODES, f"the job's actors ran on both nodes: {actor_nodes}")
     for i in range(NODES):
-        check("troupe worker: node" in tail(f"{work}/troupe-{jid}/worker-{i}.log"), f"worker {i} log")
+        wlog = tail(f"{work}/troupe-{jid}/worker-{i}.log")
+        check("troupe worker: node" in wlog and f"{GPUS} GPU(s) (CUDA_VISIBLE_DEVICES=0,1)" in wlog, f"worker {i}:\n{wlog}")
     check("Killed" not in out and "cluster stopped" in out, f"the workers stopped on SIGTERM, not SIGKILL:\n{out}")
     wait_for("no troupe process left after the job", lambda: not troupe_pids(tag), timeout=20)
     print(f"short job {jid} COMPLETED over {NODES} nodes, ledger {m.group(0)!r}, after {elapsed(t0)}")

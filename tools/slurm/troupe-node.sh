@@ -21,7 +21,7 @@ elif [[ -n ${SLURM_GPUS_ON_NODE:-} ]]; then
 fi
 memory=()
 [[ -n ${SLURM_MEM_PER_NODE:-} ]] && memory=(--memory-mb "$SLURM_MEM_PER_NODE")
-echo "troupe-node: $node ($addr): $cpus CPU(s), $gpus GPU(s)"
+echo "troupe-node: $node ($addr): $cpus CPU(s), $gpus GPU(s) (CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-})"
 # exec: srun's SIGTERM goes straight to the worker, which stops its actors and leaves.
 exec "$troupe" worker --scheduler "$cluster" --host "$addr" --cpus "$cpus" --gpus "$gpus" "${memory[@]}" \
   --log-dir "$dir/$node"
