@@ -74,6 +74,7 @@ Cluster Cluster::local(LocalOptions o) {
   const double cpus = o.cpus_per_worker > 0 ? o.cpus_per_worker : std::max(1u, std::thread::hardware_concurrency());
   for (int i = 0; i < o.workers; ++i) {
     Worker::Options wo;
+    wo.leave_on_stop = false;  // the cluster stops as a whole: no restarts elsewhere
     wo.scheduler = impl->scheduler->endpoint();
     wo.host = o.host;
     wo.cpus = cpus;

@@ -140,7 +140,7 @@ void Worker::stop(std::chrono::milliseconds grace) {
 }
 
 void Worker::leave() {
-  if (node_id_.load() == 0) return;
+  if (!options_.leave_on_stop || node_id_.load() == 0) return;
   // Shared: the answer may come after this thread has given up waiting.
   auto left = std::make_shared<std::promise<void>>();
   auto fut = left->get_future();

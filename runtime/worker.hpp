@@ -35,6 +35,9 @@ class Worker {
     std::string log_dir;                 ///< per-actor log files; default /tmp/troupe-logs-<pid>
     std::string troupe_binary;           ///< `troupe` to exec for actors; default: found at run time
     std::chrono::milliseconds heartbeat_interval{500};
+    /// stop() tells the scheduler this node leaves (its actors restart elsewhere at once).
+    /// False where the whole cluster stops together (`troupe up`, Cluster::local).
+    bool leave_on_stop = true;
     std::string leave_reason = "worker stopped";  ///< told to the scheduler by stop()
   };
 
@@ -49,8 +52,8 @@ class Worker {
   void start();
   /// Stops heartbeating, revokes its serving lease, terminates its actors
   /// (SIGTERM, then SIGKILL after `grace`), tells the scheduler it leaves
-  /// (`leave_node`: the node is DEAD at once and its actors restart elsewhere;
-  /// waits at most 1.5 s for the answer), and stops. Idempotent. Not
+  /// (`leave_node`, with Options::leave_on_stop: the node is DEAD at once and
+  /// its actors restart elsewhere; waits at most 1.5 s for the answer), and stops. Idempotent. Not
   /// thread-safe: call it from one thread.
   void stop(std::chrono::milliseconds grace = std::chrono::milliseconds(2000));
   /// Waits until registered; false on timeout. Thread-safe.

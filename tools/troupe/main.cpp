@@ -147,6 +147,7 @@ int main(int argc, char** argv) {
         w.scheduler = s.endpoint();
         w.cpus = up_cpus;
         w.log_dir = log_dir + "/worker-" + std::to_string(i + 1);
+        w.leave_on_stop = false;  // all of it stops together: no restarts on the workers still stopping
         workers.push_back(std::make_unique<troupe::Worker>(w));
         workers.back()->start();
       }
