@@ -132,6 +132,7 @@ def test():
         if what == "alive nodes":
             check(rows[0][1] == 2, f"{q}: {rows}")
     print(f"Prometheus agrees with troupe: {got}; total {elapsed(t0)}")
+    shutil.rmtree(work, ignore_errors=True)  # kept when the test fails
 
 
 if __name__ == "__main__":

@@ -136,16 +136,20 @@ def test():
         skip("TROUPE_BIN is not set")
     t0 = time.time()
     tag = f"ts{os.getpid()}"
+    dirs = []
     try:
-        run(tag, t0)
+        run(tag, t0, dirs)
     finally:
         kill_tagged(tag)
+    for d in dirs:  # kept when the test fails
+        shutil.rmtree(d, ignore_errors=True)
 
 
-def run(tag, t0):
+def run(tag, t0, dirs):
     slurm = Slurm(tag)
     print(f"slurm up with {NODES} nodes after {elapsed(t0)}")
     work = tempfile.mkdtemp(prefix="troupe-slurm-job-")
+    dirs += [slurm.dir, work]
     os.chmod(work, 0o755)
     slurm.env.update(TROUPE=TROUPE, TROUPE_HTTP_PORT="0")
 

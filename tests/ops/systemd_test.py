@@ -155,6 +155,7 @@ def test():
         transient_unit(work)
     else:
         print("systemd is not PID 1 here: the systemd-run part did not run")
+    shutil.rmtree(work, ignore_errors=True)  # kept when the test fails
 
 
 if __name__ == "__main__":

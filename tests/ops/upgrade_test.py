@@ -10,6 +10,7 @@ stepping and finishes DONE with every sample of every epoch trained once
 import json
 import os
 import re
+import shutil
 import signal
 import tempfile
 import time
@@ -94,6 +95,7 @@ def test():
     check(done["state"] == "DONE" and done["epoch"] == EPOCHS and done["step"] > before["step"], f"the job: {done}")
     print(f"worker of {sorted(moved)} stopped in {stopped:.2f} s, actors back in {recovered:.2f} s, "
           f"new node {new_node} joined; job DONE: {m.group(0)}; total {elapsed(t0)}")
+    shutil.rmtree(work, ignore_errors=True)  # kept when the test fails
 
 
 if __name__ == "__main__":
