@@ -63,6 +63,7 @@ Worker::Worker(Options options) : options_(std::move(options)) {
   Runtime::Options ro;
   ro.scheduler = options_.scheduler;
   ro.bind = "tcp://" + options_.host + ":*";
+  ro.heartbeat = options_.heartbeat_interval;  // its connections' liveness follows the cluster's heartbeat
   runtime_ = std::make_unique<Runtime>(ro);
   Server& s = runtime_->server();
   s.set_description("a worker");

@@ -127,7 +127,9 @@ void Scheduler::register_methods() {
     s.add(name, [this, fn](const Message& m, const Responder& r) { (this->*fn)(m, r); }, /*on_executor=*/false);
   };
   s.add("hello", [this](const Message&, const Responder& r) {
-    r.reply(HelloReply{events_endpoint(), http_port(), kProtocolVersion, "0.1.0"});
+    // The node timeout tells clients how long to wait for the death of an
+    // actor whose connection they lost (Client::set_death_wait).
+    r.reply(HelloReply{events_endpoint(), http_port(), kProtocolVersion, "0.1.0", options_.heartbeat_timeout.count()});
   }, false);
   add("register_node", &Scheduler::on_register);
   add("heartbeat", &Scheduler::on_heartbeat);
