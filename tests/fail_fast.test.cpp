@@ -147,9 +147,18 @@ TEST_CASE("a frozen scheduler (SIGSTOP) fails calls within two heartbeats and se
     CHECK(ms <= (kPeerBound + kMargin).count());
   }
   REQUIRE(sched.signal(SIGCONT));
-  auto back = cluster.state(10s);
-  INFO((back.ok() ? std::string() : back.error().to_string()));
-  CHECK(back.ok());
+  // Served again: a call can still fail while the resumed process works
+  // through what queued up while it was stopped (a handshake not completed
+  // within 2H, on a loaded machine), so ask until one succeeds.
+  std::string last_error;
+  INFO("last error: " << last_error);  // doctest evaluates it lazily, when a check fails
+  CHECK(eventually(
+      [&] {
+        auto back = cluster.state(10s);
+        if (!back.ok()) last_error = back.error().to_string();
+        return back.ok();
+      },
+      10s));
   cluster.shutdown();
   sched.signal(SIGTERM);
   std::filesystem::remove_all(dir);

@@ -26,6 +26,13 @@
 
 #include "runtime/cluster.hpp"
 #include "runtime/process.hpp"
+#include "runtime/registry.hpp"
+
+/// Never placed (no worker offers its CPUs): its wait_alive long-polls the scheduler.
+struct Never {
+  int ping() { return 1; }
+};
+TROUPE_ACTOR(Never, ping);
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -60,14 +67,13 @@ double round_ms(const std::string& troupe, const std::string& dir, int r) {
   auto sched = troupe::Child::spawn(spec);
   if (!sched.ok()) throw std::runtime_error("cannot start " + troupe + ": " + sched.error().message);
   auto cluster = troupe::Cluster::connect(control_endpoint(spec.log_path));
-  // Four CPUs more than any node offers (there is none): it stays PENDING.
-  troupe::ActorSpec never{.class_name = "Never", .name = "never", .resources = {.cpus = 4}};
-  auto info = cluster.spawn_spec(never);
-  if (!info.ok()) throw std::runtime_error("spawn: " + info.error().message);
+  // No node at all: it stays PENDING.
+  auto never = cluster.try_spawn<Never>({.name = "never", .cpus = 4});
+  if (!never.ok()) throw std::runtime_error("spawn: " + never.error().message);
   const auto& stats = cluster.runtime().client().stats();
   const uint64_t before = stats.calls_sent.load();
   auto waiting = std::async(std::launch::async, [&] {
-    auto res = cluster.wait_alive(info->id, 40s);
+    auto res = cluster.wait_alive(never->id(), 40s);
     return std::make_pair(std::move(res), Clock::now());
   });
   // Kill once the call is on its way: on loopback it reaches the scheduler's
