@@ -38,6 +38,16 @@ extern "C" void on_stop_signal(int sig) {
 
 /// Checks that need the data: labels against the model's outputs. One line on failure.
 std::optional<std::string> check_labels(const TrainConfig& c, int64_t& file_samples) {
+  // The images' headers only (no data): a bad or lying file is one line here,
+  // not a loader that fails on it at every restart.
+  if (auto shape = dataset::probe_images(c.job.train_images); !shape.ok())
+    return c.source + ": [data] train_images: " + shape.error().message;
+  if (!c.job.test_images.empty()) {
+    if (auto shape = dataset::probe_images(c.job.test_images); !shape.ok())
+      return c.source + ": [data] test_images: " + shape.error().message;
+    if (auto test = dataset::read_labels(c.job.test_labels); !test.ok())
+      return c.source + ": [data] test_labels: " + test.error().message;
+  }
   auto labels = dataset::read_labels(c.job.train_labels);
   if (!labels.ok()) return c.source + ": [data] train_labels: " + labels.error().message;
   file_samples = static_cast<int64_t>(labels->size());
