@@ -35,6 +35,12 @@ class Worker {
     std::string log_dir;                 ///< per-actor log files; default /tmp/troupe-logs-<pid>
     std::string troupe_binary;           ///< `troupe` to exec for actors; default: found at run time
     std::chrono::milliseconds heartbeat_interval{500};
+    /// Folders actor code (start_actor's code_paths) may be loaded from,
+    /// checked on the real path; empty: default_code_path_allow() (the
+    /// build's and install's library folders). runtime/least_privilege.hpp.
+    std::vector<std::string> code_path_allow;
+    /// The largest message this worker and its actors accept; 0: Limits' default (docs/LIMITS.md).
+    std::size_t max_message_bytes = 0;
   };
 
   /// Binds its ROUTER; throws troupe::Exception when it cannot.

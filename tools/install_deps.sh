@@ -12,7 +12,7 @@ packages=(
   iproute2 procps tmux python3
 )
 # Optional extras (tests skip with 77 without them) are listed with --extras.
-extras=(chromium python3-torch python3-numpy libopenblas0-pthread libeigen3-dev)
+extras=(chromium python3-torch python3-numpy libopenblas0-pthread libeigen3-dev python3-zmq python3-msgpack)
 if [[ "${1:-}" == "--extras" ]]; then packages+=("${extras[@]}"); fi
 
 missing=()

@@ -17,6 +17,16 @@ Error bad(const std::string& line) { return Error(Errc::invalid_argument, line);
 
 /// Labels against the model's outputs; their count is the job's sample count.
 Result<int64_t> check_labels(const TrainConfig& c) {
+  // The images' headers only (no data): a bad or lying file is one line here,
+  // not a loader that fails on it at every restart.
+  if (auto shape = dataset::probe_images(c.job.train_images); !shape.ok())
+    return bad(c.source + ": [data] train_images: " + shape.error().message);
+  if (!c.job.test_images.empty()) {
+    if (auto shape = dataset::probe_images(c.job.test_images); !shape.ok())
+      return bad(c.source + ": [data] test_images: " + shape.error().message);
+    if (auto test = dataset::read_labels(c.job.test_labels); !test.ok())
+      return bad(c.source + ": [data] test_labels: " + test.error().message);
+  }
   auto labels = dataset::read_labels(c.job.train_labels);
   if (!labels.ok()) return bad(c.source + ": [data] train_labels: " + labels.error().message);
   int32_t max_label = 0, min_label = 0;
