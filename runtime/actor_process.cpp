@@ -67,6 +67,7 @@ int run_actor_process(const ActorProcessOptions& o) {
   ro.scheduler = o.scheduler;
   ro.bind = "tcp://" + o.host + ":*";
   ro.self = Identity{o.actor, o.incarnation};
+  if (o.max_message_bytes != 0) ro.limits.max_message_bytes = o.max_message_bytes;
   // Serve calls, and call other actors, only while the worker holds the lease.
   // (Declared before the runtime, which uses it until it stops.)
   Lease lease;

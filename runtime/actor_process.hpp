@@ -18,6 +18,7 @@ struct ActorProcessOptions {
   Incarnation incarnation = 0;
   std::vector<std::string> code_paths;
   int lease_fd = -1;  ///< the worker's serving lease page (runtime/lease.hpp); -1: serve without one
+  std::size_t max_message_bytes = 0;  ///< 0: Limits' default (docs/LIMITS.md); its worker passes its own
 };
 
 /// Runs the actor until it is told to stop; returns the process exit code.

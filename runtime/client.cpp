@@ -145,6 +145,7 @@ void Client::send_pending(uint64_t id) {
     return;
   }
   p.frames.front() = header_frame(h);
+  p.peer_lost = false;
   // Keep the frames: a stale-incarnation answer or a retryable death resends them.
   Frames out = copy_frames(p.frames);
   if (!io_.send_to(p.endpoint, out)) {
@@ -197,12 +198,17 @@ void Client::on_actor_info(ActorId actor, const Result<Message>& r) {
   Location& loc = locations_[actor];
   loc.resolving = false;
   if (!r.ok()) {
-    if (r.error().code == Errc::not_found) {
-      for (uint64_t id : std::vector<uint64_t>(loc.waiting)) complete(id, r.error());
+    // Unknown actor, or the scheduler is unreachable (lost: it died, froze or
+    // is restarting): nothing can be learned about the actor now, so its
+    // waiting calls fail fast rather than at their own deadlines.
+    if (r.error().code == Errc::not_found || r.error().code == Errc::connection_lost) {
+      Error e = r.error();
+      if (e.code == Errc::connection_lost) e.message = "cannot look up actor " + std::to_string(actor) + ": " + e.message;
+      for (uint64_t id : std::vector<uint64_t>(loc.waiting)) complete(id, e);
       return;
     }
-    // Scheduler unreachable or slow: keep trying while callers still wait;
-    // each call's own deadline bounds the wait.
+    // Scheduler slow (the lookup timed out): keep trying while callers
+    // still wait; each call's own deadline bounds the wait.
     if (!loc.waiting.empty())
       io_.post_after(std::chrono::milliseconds(200), [this, actor] {
         auto& l = locations_[actor];
@@ -311,6 +317,57 @@ void Client::handle_reply(const std::string& endpoint, Frames&& frames) {
     return;
   }
   complete(h.call_id, e);
+}
+
+void Client::handle_peer_lost(const std::string& endpoint, const std::string& why) {
+  std::vector<uint64_t> plain, to_actor;
+  for (auto& [id, p] : pending_) {
+    if (p.endpoint != endpoint) continue;
+    if (p.actor == 0) {
+      plain.push_back(id);
+    } else {
+      p.peer_lost = true;
+      to_actor.push_back(id);
+    }
+  }
+  std::vector<ActorId> actors;
+  for (auto& [id, loc] : locations_)
+    if (loc.endpoint == endpoint) actors.push_back(id);
+  // Ids, not iterators: completing runs callbacks that may make new calls.
+  for (uint64_t id : plain) {
+    auto it = pending_.find(id);
+    if (it == pending_.end()) continue;
+    ++stats_.calls_lost;
+    complete(id, Error(Errc::connection_lost, it->second.method + ": " + endpoint + " " + why));
+  }
+  if (to_actor.empty() && actors.empty()) return;
+  // The scheduler decides whether the incarnation died (its event fails the
+  // calls with actor_died, or resends retryable ones): wait that long for it.
+  io_.post_after(death_wait(), [this, endpoint, why, to_actor = std::move(to_actor), actors = std::move(actors)] {
+    end_death_wait(endpoint, why, to_actor, actors);
+  });
+}
+
+void Client::end_death_wait(const std::string& endpoint, const std::string& why, const std::vector<uint64_t>& calls,
+                            const std::vector<ActorId>& actors) {
+  // No verdict: the actor may live (a network fault) or the scheduler may be
+  // gone too. Look it up afresh next time rather than trusting this endpoint.
+  for (ActorId a : actors) {
+    auto it = locations_.find(a);
+    if (it == locations_.end() || it->second.endpoint != endpoint || it->second.state != ActorState::alive) continue;
+    it->second.state = ActorState::pending;
+    it->second.endpoint.clear();
+  }
+  for (uint64_t id : calls) {
+    auto it = pending_.find(id);
+    // Resent meanwhile (a retryable call after a RESTARTING event) or answered.
+    if (it == pending_.end() || !it->second.peer_lost || it->second.endpoint != endpoint) continue;
+    ++stats_.calls_lost;
+    complete(id, Error(Errc::connection_lost, "'" + it->second.method + "' to actor " +
+                                                  std::to_string(it->second.actor) + " at " + endpoint + ": it " +
+                                                  why + ", and the scheduler reported no death within " +
+                                                  std::to_string(death_wait().count()) + " ms"));
+  }
 }
 
 void Client::handle_event(Frames&& frames) {

@@ -3,6 +3,14 @@
 // matches replies to futures, follows the scheduler's events to learn where
 // actors live and when an incarnation died (DESIGN §4). All bookkeeping lives
 // on the I/O thread; the public entry points post to it.
+//
+// Failing fast (docs/FAULTS.md): when the I/O thread loses a peer (its
+// connection closed, it missed heartbeats, or it did not accept a connection
+// in time), calls in flight to a fixed endpoint (scheduler, worker) fail at
+// once with connection_lost. Calls in flight to an actor wait a bounded time
+// for the scheduler's verdict (its RESTARTING or DEAD event: actor_died, or a
+// resend for retryable methods), then fail with connection_lost and forget
+// where the actor was, so that the next call looks it up again.
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -38,6 +46,7 @@ struct ClientStats {
   std::atomic<uint64_t> calls_resent{0};
   std::atomic<uint64_t> replies_unmatched{0};  ///< late replies of forgotten calls
   std::atomic<uint64_t> events{0};
+  std::atomic<uint64_t> calls_lost{0};  ///< failed because their peer was lost (connection_lost)
 };
 
 class Client {
@@ -89,6 +98,13 @@ class Client {
   /// lease, runtime/lease.hpp): an error fails the call at once with it.
   /// Calls to the scheduler and workers are not gated. Not thread-safe: set before start.
   void set_gate(std::function<std::optional<Error>()> gate) { gate_ = std::move(gate); }
+  /// How long calls in flight to an actor whose connection was lost wait for
+  /// the scheduler to report the death before failing with connection_lost.
+  /// Thread-safe (takes effect for later losses).
+  void set_death_wait(std::chrono::milliseconds wait) { death_wait_ms_.store(wait.count()); }
+  [[nodiscard]] std::chrono::milliseconds death_wait() const {
+    return std::chrono::milliseconds(death_wait_ms_.load());
+  }
 
   [[nodiscard]] const std::string& scheduler() const { return scheduler_; }
   [[nodiscard]] const Identity& self() const { return self_; }
@@ -100,6 +116,8 @@ class Client {
   [[nodiscard]] bool is_replaced(ActorId actor, Incarnation incarnation) const;
   void handle_reply(const std::string& endpoint, Frames&& frames);
   void handle_event(Frames&& frames);
+  /// The I/O thread lost its DEALER to `endpoint` (IoThread::on_peer_lost).
+  void handle_peer_lost(const std::string& endpoint, const std::string& why);
 
  private:
   struct Pending {
@@ -109,6 +127,7 @@ class Client {
     ActorId actor = 0;
     Incarnation incarnation = 0;
     bool retryable = false;
+    bool peer_lost = false;  // its connection was lost; waiting for the scheduler's verdict
     int64_t deadline_ms = 0;
     Frames frames;  // kept for resending (copies share the buffers)
   };
@@ -130,6 +149,8 @@ class Client {
   void apply_state(ActorId actor, ActorState state, Incarnation inc, const std::string& endpoint, const Error& death);
   void complete(uint64_t id, Result<Message> r);
   void arm_deadline(uint64_t id, int64_t deadline_ms);
+  void end_death_wait(const std::string& endpoint, const std::string& why, const std::vector<uint64_t>& calls,
+                      const std::vector<ActorId>& actors);
 
   IoThread& io_;
   std::string scheduler_;
@@ -140,6 +161,7 @@ class Client {
   std::vector<std::function<void(const Event&)>> listeners_;
   std::function<std::optional<Error>()> gate_;
   ClientStats stats_;
+  std::atomic<int64_t> death_wait_ms_{4250};  // 5/4 of the default node timeout + the default heartbeat
 };
 
 /// The header frame alone for `h` (used when a header changes after encoding).

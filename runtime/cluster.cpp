@@ -46,9 +46,11 @@ Result<T> ask(Runtime& rt, const char* method, const auto& body, std::chrono::mi
 constexpr auto kControlTimeout = std::chrono::milliseconds(10000);
 
 std::shared_ptr<Cluster::Impl> connect_runtime(std::shared_ptr<Cluster::Impl> impl, const std::string& address,
-                                               std::chrono::milliseconds timeout) {
+                                               std::chrono::milliseconds timeout,
+                                               std::chrono::milliseconds heartbeat = std::chrono::milliseconds(500)) {
   Runtime::Options ro;
   ro.scheduler = address;
+  ro.heartbeat = heartbeat;
   impl->owned = std::make_unique<Runtime>(ro);
   impl->runtime = impl->owned.get();
   impl->owned->start();
@@ -91,7 +93,7 @@ Cluster Cluster::local(LocalOptions o) {
 
 Cluster Cluster::connect(const std::string& address, ConnectOptions o) {
   auto impl = std::make_shared<Impl>();
-  connect_runtime(impl, address, o.timeout);
+  connect_runtime(impl, address, o.timeout, o.heartbeat);
   auto hello = ask<HelloReply>(*impl->runtime, "hello", msgpack::type::nil_t(), o.timeout);
   if (hello.ok()) impl->http_port = hello->http_port;
   return Cluster(impl);

@@ -42,7 +42,11 @@ class Cluster {
     int http_port = 0;           ///< 0: ephemeral; -1: no HTTP server
   };
   struct ConnectOptions {
-    std::chrono::milliseconds timeout{10000};
+    std::chrono::milliseconds timeout{10000};  ///< how long connect() waits for the scheduler to answer
+    /// Liveness of the driver's connections: calls in flight to a scheduler
+    /// that died or went silent fail with connection_lost within 2 x this
+    /// (docs/FAULTS.md, "Fail fast"). Zero: only closed connections are noticed.
+    std::chrono::milliseconds heartbeat{500};
   };
 
   /// Starts a scheduler and `workers` workers inside this process. Throws
@@ -50,6 +54,8 @@ class Cluster {
   static Cluster local(LocalOptions options);
   static Cluster local() { return local(LocalOptions{}); }
   /// Connects to a scheduler ("tcp://host:port"). Throws on connection_lost.
+  /// The Cluster outlives the scheduler's restarts on the same address: calls
+  /// while it is away fail with connection_lost, later ones reach the new one.
   static Cluster connect(const std::string& address, ConnectOptions options);
   static Cluster connect(const std::string& address) { return connect(address, ConnectOptions{}); }
   /// A Cluster over a runtime that already exists (inside an actor process).

@@ -371,6 +371,29 @@ Result<Header> decode_header_impl(const zmq::message_t& frame, const Limits& lim
   return h;
 }
 
+std::optional<Answerable> answerable_header_impl(const zmq::message_t& frame, const Limits& limits) {
+  if (frame.size() > limits.max_header_bytes) return std::nullopt;
+  msgpack::object_handle oh;
+  if (bounded_unpack(static_cast<const char*>(frame.data()), frame.size(), limits.max_depth, 0, nullptr, false, oh))
+    return std::nullopt;
+  const msgpack::object& o = oh.get();
+  if (o.type != msgpack::type::MAP) return std::nullopt;
+  Answerable a;
+  bool have_id = false;
+  for (uint32_t i = 0; i < o.via.map.size; ++i) {
+    const auto& k = o.via.map.ptr[i].key;
+    const auto& v = o.via.map.ptr[i].val;
+    if (k.type != msgpack::type::STR) continue;
+    if (key_is(k, "k") && v.type == msgpack::type::POSITIVE_INTEGER && v.via.u64 >= 1 && v.via.u64 <= 3)
+      return std::nullopt;  // a reply, an error or an event: never answered
+    if (key_is(k, "id") && !have_id) {
+      have_id = true;
+      if (v.type == msgpack::type::POSITIVE_INTEGER) a.call_id = v.via.u64;
+    }
+  }
+  return a;
+}
+
 void free_body(void* data, void*) { std::free(data); }
 void release_owner(void*, void* hint) { delete static_cast<std::shared_ptr<void>*>(hint); }
 
@@ -603,6 +626,14 @@ Result<Message> decode(Frames&& frames, const Limits& limits) {
     m.bytes_ = d->bytes_;
     return m;
   });
+}
+
+std::optional<Answerable> answerable_header(const zmq::message_t& frame, const Limits& limits) {
+  try {
+    return answerable_header_impl(frame, limits);
+  } catch (...) {
+    return std::nullopt;  // bad_alloc under a hostile header: not answered, never thrown
+  }
 }
 
 Result<Header> decode_header(const zmq::message_t& frame, const Limits& limits) {

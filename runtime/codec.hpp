@@ -8,6 +8,7 @@
 // decode() must be given the frames after them.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -48,7 +49,11 @@ struct Header {
 
 /// Decoding limits; everything over them is rejected, never allocated.
 struct Limits {
-  std::size_t max_message_bytes = std::size_t{1} << 30;  ///< all frames together
+  /// All frames together; also each frame's ZMQ_MAXMSGSIZE, so a peer cannot make
+  /// a receiver buffer more. 256 MiB: the largest message training sends (a
+  /// whole test split, a model's parameters) with room to spare, and an amount
+  /// every worker can afford per connection (docs/LIMITS.md, "Caps").
+  std::size_t max_message_bytes = std::size_t{256} << 20;
   std::size_t max_tensors = 4096;
   std::size_t max_rank = 8;
   std::size_t max_depth = 64;        ///< msgpack nesting (arrays/maps inside each other) in the body
@@ -147,6 +152,19 @@ Result<Message> decode(Frames&& frames, const Limits& limits = {});
 /// Decodes only the header frame (for routing and fencing before the body).
 /// Never throws; same errors as decode(). Thread-safe.
 Result<Header> decode_header(const zmq::message_t& frame, const Limits& limits = {});
+
+/// Whether a header frame that decode_header() refused still deserves an error
+/// reply, and the call id to echo in it. A receiver answers a header that is a
+/// msgpack map unless it says it is itself an answer or an event (`k` 1, 2 or 3:
+/// answering those could loop between two peers); the id is the first `id`
+/// key's value when it is an unsigned integer, else 0 (the sender can still
+/// match the error by arriving first). Garbage that is not a map is not
+/// answered. Never throws, allocates at most the header's object tree
+/// (bounded by `limits`). Thread-safe.
+struct Answerable {
+  uint64_t call_id = 0;
+};
+std::optional<Answerable> answerable_header(const zmq::message_t& frame, const Limits& limits = {});
 
 /// Shorthand: Encoder(h).body(value).finish(). Same exceptions as Encoder::body().
 template <class T>

@@ -21,13 +21,14 @@ constexpr int kMaxBatch = 512;  // messages drained from one socket per wake, fo
 
 bool later(const auto& a, const auto& b) { return a.due != b.due ? a.due > b.due : a.seq > b.seq; }
 
-void configure(zmq::socket_t& s, const IoThread::Options& o) {
+}  // namespace
+
+void IoThread::configure(zmq::socket_t& s) const {
+  const Options& o = options_;
   TROUPE_ZMQ(s.set(zmq::sockopt::linger, 0));
   TROUPE_ZMQ(s.set(zmq::sockopt::sndhwm, o.send_hwm));
   TROUPE_ZMQ(s.set(zmq::sockopt::rcvhwm, o.recv_hwm));
 }
-
-}  // namespace
 
 IoThread::IoThread(std::shared_ptr<zmq::context_t> context, Options options)
     : context_(std::move(context)), options_(std::move(options)) {
@@ -37,7 +38,7 @@ IoThread::IoThread(std::shared_ptr<zmq::context_t> context, Options options)
     if (!options_.bind.empty()) {
       router_.socket = std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::router);
       zmq::socket_t& router = *router_.socket;
-      configure(router, options_);
+      configure(router);
       // Replies to a vanished caller fail loudly (EHOSTUNREACH) instead of silently.
       TROUPE_ZMQ(router.set(zmq::sockopt::router_mandatory, 1));
       if (options_.max_frame_bytes > 0) TROUPE_ZMQ(router.set(zmq::sockopt::maxmsgsize, options_.max_frame_bytes));
@@ -47,7 +48,7 @@ IoThread::IoThread(std::shared_ptr<zmq::context_t> context, Options options)
     }
     if (!options_.publish_bind.empty()) {
       pub_ = std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::pub);
-      configure(*pub_, options_);
+      configure(*pub_);
       pub_->bind(options_.publish_bind);
       publish_endpoint_ = pub_->get(zmq::sockopt::last_endpoint);
     }
@@ -60,7 +61,7 @@ IoThread::IoThread(std::shared_ptr<zmq::context_t> context, Options options)
 IoThread::~IoThread() {
   stop();
   // Sockets must close before the context; unique_ptrs go in member order, so be explicit.
-  dealers_.clear();
+  peers_.clear();
   sub_.socket.reset();
   pub_.reset();
   router_.socket.reset();
@@ -104,7 +105,7 @@ void IoThread::leave(const IoThread* outer) {
   // The I/O thread sleeps on the poll set and timeout it computed before
   // letting go: wake it when those changed or input waits that its
   // descriptors may no longer announce.
-  bool wake_io = rebuild_ || !dropped_.empty() || !posted_.empty() ||
+  bool wake_io = rebuild_ || !dropped_.empty() || !lost_.empty() || !posted_.empty() ||
                  (!timers_.empty() && timers_.front().due < sleep_due_);
   auto look = [&](Inbound& in) {
     if (!in || !in.check) return;
@@ -123,7 +124,10 @@ void IoThread::leave(const IoThread* outer) {
   };
   look(router_);
   look(sub_);
-  for (auto& [ep, in] : dealers_) look(in);
+  for (auto& [ep, peer] : peers_) {
+    look(peer.dealer);
+    look(peer.monitor);
+  }
   current_ = outer;
   own_.unlock();
   if (wake_io) wake();
@@ -218,23 +222,6 @@ bool IoThread::send_frames(zmq::socket_t& s, Frames& frames, const std::string* 
   }
 }
 
-bool IoThread::send_to(const std::string& endpoint, Frames& frames) {
-  auto it = dealers_.find(endpoint);
-  if (it == dealers_.end()) {
-    Inbound in;
-    in.socket = std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::dealer);
-    configure(*in.socket, options_);
-    TROUPE_ZMQ(in.socket->connect(endpoint));
-    set_fd(in);
-    it = dealers_.emplace(endpoint, std::move(in)).first;
-    rebuild_ = true;
-  }
-  // A send may process the socket's pending commands and with them the
-  // notification of a reply already queued: look at the socket before sleeping.
-  it->second.check = true;
-  return send_frames(*it->second.socket, frames, nullptr);
-}
-
 bool IoThread::reply_to(const std::string& routing, Frames& frames) {
   if (!router_) return false;
   router_.check = true;  // as in send_to
@@ -249,7 +236,10 @@ bool IoThread::publish(Frames& frames) {
 void IoThread::subscribe(const std::string& endpoint) {
   if (!sub_) {
     sub_.socket = std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::sub);
-    configure(*sub_.socket, options_);
+    configure(*sub_.socket);
+    // A publisher that froze or lost its host is dropped and reconnected to
+    // (the SUB resubscribes on every new connection).
+    configure_liveness(*sub_.socket);
     TROUPE_ZMQ(sub_.socket->set(zmq::sockopt::subscribe, ""));
     set_fd(sub_);
     rebuild_ = true;
@@ -312,25 +302,30 @@ bool IoThread::receive_checked() {
   for (int pass = 0; pass < 4; ++pass) {
     if (router_.check) receive_all(router_, kRouter, "");
     if (sub_.check) receive_all(sub_, kSub, "");
-    // The handlers may add dealers (std::map keeps iterators valid) but never
-    // remove them: drop_peer is deferred to the top of the loop.
-    for (auto& [ep, in] : dealers_)
-      if (in.check) receive_all(in, kDealer, ep);
+    // The handlers may add peers (std::map keeps iterators valid) but never
+    // remove them: drop_peer and lost peers wait for settle_peers().
+    for (auto& [ep, peer] : peers_) {
+      if (peer.dealer.check) receive_all(peer.dealer, kDealer, ep);
+      if (peer.monitor.check) receive_monitor(peer, ep);
+    }
     left = router_.check || sub_.check;
-    for (auto& [ep, in] : dealers_) left = left || in.check;
+    for (auto& [ep, peer] : peers_) left = left || peer.dealer.check || peer.monitor.check;
     if (!left) break;
   }
   return left;
 }
 
-void IoThread::poll_set(std::vector<pollfd>& items, std::vector<Inbound*>& sockets) {
+void IoThread::poll_set(std::vector<pollfd>& items, std::vector<Inbound*>& sockets, bool monitors) {
   auto add = [&](Inbound& in) {
     items.push_back({in.fd, POLLIN, 0});
     sockets.push_back(&in);
   };
   if (router_) add(router_);
   if (sub_) add(sub_);
-  for (auto& [ep, in] : dealers_) add(in);
+  for (auto& [ep, peer] : peers_) {
+    add(peer.dealer);
+    if (monitors && peer.monitor) add(peer.monitor);
+  }
 }
 
 namespace {
@@ -365,7 +360,9 @@ bool IoThread::drive(const std::weak_ptr<IoThread>& weak, std::chrono::steady_cl
     // and the IoThread lives; else wait for set() to write the eventfd.
     std::shared_ptr<IoThread> io = weak.lock();
     if (io && io->enter()) {
-      io->poll_set(items, sockets);  // the set changes only under own_
+      // Not the monitors: the I/O thread wakes for those (rare) events, and a
+      // waiter's poll stays as small as before liveness existed.
+      io->poll_set(items, sockets, false);  // the set changes only under own_
       {
         std::lock_guard lock(io->drivers_mutex_);
         io->driver_fds_.push_back(waiter.fd);
@@ -393,7 +390,7 @@ bool IoThread::drive(const std::weak_ptr<IoThread>& weak, std::chrono::steady_cl
         // Looked up again: the I/O thread may have dropped a dealer meanwhile.
         std::vector<pollfd> now_items;
         std::vector<Inbound*> now_sockets;
-        io->poll_set(now_items, now_sockets);
+        io->poll_set(now_items, now_sockets, false);
         for (std::size_t i = 1; i < items.size(); ++i) {
           if (items[i].revents == 0) continue;
           for (std::size_t j = 0; j < now_items.size(); ++j)
@@ -416,8 +413,7 @@ void IoThread::run() {
   while (!stopping_.load()) {
     drain_posted();
     const bool left = receive_checked();
-    for (auto& ep : dropped_) dealers_.erase(ep);
-    dropped_.clear();
+    settle_peers();
     // After the handlers, which may add timers (a restart's backoff): a
     // timeout taken before them would sleep past those.
     int timeout = run_due_timers();
@@ -436,9 +432,9 @@ void IoThread::run() {
     items.push_back({wake_fd_, POLLIN, 0});
     for (auto& [fd, fn] : fds_) items.push_back({fd, POLLIN, 0});
     const std::size_t first_socket = items.size();
-    poll_set(items, sockets);
-    // Sockets added meanwhile by try_run() are pointers into dealers_ that stay
-    // valid: only this thread erases (dropped_, at the top of the loop).
+    poll_set(items, sockets, true);
+    // Sockets added meanwhile by try_run() are pointers into peers_ that stay
+    // valid: only this thread erases (settle_peers, at the top of the loop).
     current_ = nullptr;
     lock.unlock();
     const int n = poll(items.data(), items.size(), timeout);

@@ -33,6 +33,14 @@
 // on the I/O thread or on a thread that waits on a call's future; request
 // and event handlers likewise; none of them may block. Methods still run on
 // the executor only, and posted work and timers on the I/O thread only.
+//
+// Liveness of outbound peers (runtime/io_peers.cpp, docs/FAULTS.md "Fail
+// fast"): every DEALER sends ZeroMQ heartbeats and has a monitor that says
+// when its connection is up. A peer is lost when its connection closes (the
+// process died: the kernel closes it at once; or it missed heartbeats: within
+// 2 x heartbeat), or when it has not come up within 2 x heartbeat of a send.
+// A lost peer's DEALER is closed with whatever it still queued, so a message
+// whose call was failed never goes out later, and on_peer_lost is told.
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -69,6 +77,12 @@ class IoThread : public std::enable_shared_from_this<IoThread> {
     int send_hwm = 100000;     ///< messages queued per peer before sends fail
     int recv_hwm = 100000;
     int64_t max_frame_bytes = -1;  ///< ZMQ_MAXMSGSIZE on the ROUTER; -1 = unlimited
+    /// Liveness of outbound connections (DEALERs and the SUB): a ZMTP PING
+    /// every heartbeat/2, the connection closed when nothing arrives within
+    /// 3/2 heartbeat of one, so a silent peer is noticed within 2 x heartbeat;
+    /// a DEALER not connected within 2 x heartbeat of a send is lost too.
+    /// Zero: no heartbeats and no connect deadline (only closed connections).
+    std::chrono::milliseconds heartbeat{500};
   };
   /// Inbound message on the ROUTER: the routing identity and the frames after it.
   using RequestHandler = std::function<void(std::string routing, Frames&& frames)>;
@@ -76,6 +90,11 @@ class IoThread : public std::enable_shared_from_this<IoThread> {
   using ReplyHandler = std::function<void(const std::string& endpoint, Frames&& frames)>;
   /// Inbound message on the SUB socket.
   using EventHandler = std::function<void(Frames&& frames)>;
+  /// The DEALER to `endpoint` was lost (see the top of this file); `why` says
+  /// how, as the end of a sentence ("closed its connection"). Runs on the
+  /// I/O thread only, after the DEALER is closed; a send to `endpoint` from
+  /// it opens a new one.
+  using PeerLostHandler = std::function<void(const std::string& endpoint, const std::string& why)>;
 
   /// Binds the sockets (so endpoint() is known) but does not start the thread.
   /// Throws troupe::Exception(io_error) when a bind fails.
@@ -88,6 +107,7 @@ class IoThread : public std::enable_shared_from_this<IoThread> {
   void on_request(RequestHandler h) { on_request_ = std::move(h); }
   void on_reply(ReplyHandler h) { on_reply_ = std::move(h); }
   void on_event(EventHandler h) { on_event_ = std::move(h); }
+  void on_peer_lost(PeerLostHandler h) { on_peer_lost_ = std::move(h); }
   void start();
   /// Stops and joins the thread; pending posted work is dropped. Idempotent.
   void stop();
@@ -138,8 +158,9 @@ class IoThread : public std::enable_shared_from_this<IoThread> {
   void post_after(std::chrono::milliseconds delay, std::function<void()> fn);
 
   // ---- I/O thread only (inside handlers or posted functions) ----
-  /// Sends on the DEALER connected to `endpoint` (created on first use).
-  /// False when the message could not be queued (high-water mark).
+  /// Sends on the DEALER connected to `endpoint` (created on first use, and
+  /// again after the peer was lost). False when the message could not be
+  /// queued (high-water mark).
   bool send_to(const std::string& endpoint, Frames& frames);
   /// Sends on the ROUTER to the peer with `routing`; false when it is gone.
   bool reply_to(const std::string& routing, Frames& frames);
@@ -168,6 +189,20 @@ class IoThread : public std::enable_shared_from_this<IoThread> {
     bool check = false;
     explicit operator bool() const { return socket != nullptr; }
   };
+  /// An outbound DEALER and the monitor socket that reports its connection's
+  /// handshakes and disconnections (runtime/io_peers.cpp).
+  struct Peer {
+    Inbound dealer;
+    Inbound monitor;           // PAIR; none for inproc:// (no connection to lose)
+    bool up = false;           // handshake done, not closed since
+    bool deadline_armed = false;  // a connect deadline timer is pending
+    uint64_t seq = 0;          // tells this DEALER from a later one to the same endpoint
+  };
+  struct Lost {
+    std::string endpoint;
+    uint64_t seq;
+    std::string why;
+  };
   void run();
   bool enter();
   void leave(const IoThread* outer);
@@ -176,8 +211,15 @@ class IoThread : public std::enable_shared_from_this<IoThread> {
   int run_due_timers();  // returns ms until the next timer, or -1
   bool send_frames(zmq::socket_t& s, Frames& frames, const std::string* routing);
   void receive_all(Inbound& in, int kind, const std::string& endpoint);
+  Peer& open_peer(const std::string& endpoint);
+  void receive_monitor(Peer& peer, const std::string& endpoint);
+  void arm_connect_deadline(Peer& peer, const std::string& endpoint);
+  void settle_peers();  // closes dropped and lost DEALERs; tells on_peer_lost_ (a safe point only)
+  void configure(zmq::socket_t& s) const;           // linger, high-water marks
+  void configure_liveness(zmq::socket_t& s) const;  // heartbeats
   bool receive_checked();  // true when some socket still needs a look
-  void poll_set(std::vector<pollfd>& items, std::vector<Inbound*>& sockets);  // the sockets' fds
+  // The sockets' fds; the DEALERs' monitors too when `monitors`.
+  void poll_set(std::vector<pollfd>& items, std::vector<Inbound*>& sockets, bool monitors);
   static void set_fd(Inbound& in);
 
   std::shared_ptr<zmq::context_t> context_;
@@ -185,14 +227,17 @@ class IoThread : public std::enable_shared_from_this<IoThread> {
   Inbound router_;
   std::unique_ptr<zmq::socket_t> pub_;
   Inbound sub_;
-  std::map<std::string, Inbound> dealers_;
+  std::map<std::string, Peer> peers_;
   std::vector<std::string> dropped_;
+  std::vector<Lost> lost_;  // noticed while reading a monitor; closed at the next safe point
+  uint64_t peer_seq_ = 0;
   std::map<int, std::function<void()>> fds_;
   std::string endpoint_;
   std::string publish_endpoint_;
   RequestHandler on_request_;
   ReplyHandler on_reply_;
   EventHandler on_event_;
+  PeerLostHandler on_peer_lost_;
 
   int wake_fd_ = -1;
   MpscQueue posted_;

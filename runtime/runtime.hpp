@@ -1,6 +1,8 @@
 #pragma once
 // One per process: the ZeroMQ context, the I/O thread, the calling side
 // (Client) and, for processes that serve calls, the Server and its Executor.
+#include <algorithm>
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -22,6 +24,10 @@ class Runtime {
     Identity self;               ///< the actor this process runs, {0,0} otherwise
     std::size_t max_queue = 10000;  ///< calls waiting for the executor before `overloaded`
     Limits limits;
+    /// Liveness of this process's connections (IoThread::Options::heartbeat):
+    /// calls to a scheduler or worker that died or went silent fail with
+    /// connection_lost within 2 x heartbeat. Zero: no heartbeats.
+    std::chrono::milliseconds heartbeat{500};
   };
   /// Binds (throws troupe::Exception when a bind fails) but does not start.
   explicit Runtime(Options options);
@@ -41,12 +47,22 @@ class Runtime {
   [[nodiscard]] Executor& executor() { return *executor_; }
   [[nodiscard]] const Options& options() const { return options_; }
   /// Connects the SUB socket to the scheduler's events (learned from "hello").
-  /// Blocks up to `timeout`; connection_lost when the scheduler does not answer.
+  /// Blocks up to `timeout`, asking again while the scheduler cannot be
+  /// reached (it may be starting); connection_lost when it never answers.
   Result<void> join_cluster(std::chrono::milliseconds timeout);
 
   /// The runtime that handles and futures of this process use. Thread-safe.
   static Runtime* current();
   static void set_current(Runtime* rt);
+
+  /// How long calls to an actor whose connection was lost wait for the
+  /// scheduler's verdict: the longest it may take to declare the actor's node
+  /// dead (node_timeout, checked every node_timeout/4), plus one heartbeat
+  /// for the event to arrive.
+  [[nodiscard]] static std::chrono::milliseconds death_wait(std::chrono::milliseconds node_timeout,
+                                                            std::chrono::milliseconds heartbeat) {
+    return node_timeout + std::max(node_timeout / 4, std::chrono::milliseconds(50)) + heartbeat;
+  }
 
  private:
   Options options_;
@@ -64,7 +80,8 @@ struct HelloReply {
   int http_port = 0;
   uint32_t protocol = 0;
   std::string version;
-  MSGPACK_DEFINE_MAP(events_endpoint, http_port, protocol, version);
+  int64_t heartbeat_timeout_ms = 0;  ///< when the scheduler declares a silent node dead; 0: not said
+  MSGPACK_DEFINE_MAP(events_endpoint, http_port, protocol, version, heartbeat_timeout_ms);
 };
 
 }  // namespace troupe

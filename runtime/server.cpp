@@ -35,8 +35,24 @@ void Server::handle_request(std::string routing, Frames&& frames) {
     return;
   }
   auto header = decode_header(frames.front(), limits_);
-  if (!header.ok() || header->kind != Kind::call) {
-    ++(header.ok() ? stats_.dropped : stats_.malformed);
+  if (!header.ok()) {
+    ++stats_.malformed;
+    // A wrong version, an unknown kind, a negative id or a duplicate key: the
+    // sender meant a call and waits for it; tell it why (docs/PROTOCOL.md,
+    // "What a receiver does with a bad message"). Garbage is not answered.
+    if (auto a = answerable_header(frames.front(), limits_))
+      Responder(&io_, routing, a->call_id, self_).fail(header.error());
+    return;
+  }
+  if (header->kind == Kind::control) {
+    // Kind 4 is reserved: control methods are calls (k = 0) to target 0.
+    ++stats_.malformed;
+    Responder(&io_, routing, header->call_id, self_)
+        .fail(Error(Errc::malformed_message, "kind control (k = 4) is reserved: send control methods as calls (k = 0)"));
+    return;
+  }
+  if (header->kind != Kind::call) {
+    ++stats_.dropped;  // a reply, error or event sent to a server: no one waits for an answer
     return;
   }
   Responder responder(&io_, routing, header->call_id, self_);

@@ -253,3 +253,83 @@ TEST_CASE("a timer that a handler adds fires without other traffic to wake the I
   REQUIRE(st->result().ok());
   CHECK(st->result().value().body_as<int>().value() == 7);
 }
+
+namespace {
+
+/// A header map packed by hand, so that it can be as wrong as a foreign peer makes it.
+std::string raw_header(const std::vector<std::pair<std::string, msgpack::object>>& keys) {
+  msgpack::sbuffer b;
+  msgpack::packer<msgpack::sbuffer> pk(b);
+  pk.pack_map(static_cast<uint32_t>(keys.size()));
+  for (const auto& [k, v] : keys) {
+    pk.pack(k);
+    pk.pack(v);
+  }
+  return {b.data(), b.size()};
+}
+
+}  // namespace
+
+TEST_CASE("a header with a bad version, kind, id or a key twice is answered with an error naming it") {
+  Pair p("tcp://127.0.0.1:*");
+  p.server.server().add("twice", [](const troupe::Message& m, const troupe::Responder& r) {
+    r.reply(std::get<0>(m.body_as<std::tuple<int>>().value()) * 2);
+  });
+  p.server.start();
+  zmq::context_t ctx;
+  zmq::socket_t s(ctx, zmq::socket_type::dealer);
+  s.set(zmq::sockopt::linger, 0);
+  s.connect(p.server.io().endpoint());
+  const std::string body = "\x91\x05";  // [5]
+  auto send = [&](const std::string& header) {
+    s.send(zmq::buffer(header), zmq::send_flags::sndmore);
+    s.send(zmq::buffer(body), zmq::send_flags::none);
+  };
+  auto next = [&]() -> troupe::Message {
+    zmq::pollitem_t item{s.handle(), 0, ZMQ_POLLIN, 0};
+    REQUIRE(zmq::poll(&item, 1, 5s) == 1);
+    troupe::Frames frames;
+    (void)zmq::recv_multipart(s, std::back_inserter(frames));
+    auto m = troupe::decode(std::move(frames));
+    REQUIRE(m.ok());
+    return std::move(m.value());
+  };
+  using O = msgpack::object;
+  const char* twice = "twice";  // a const char* packs as a str without a zone
+  struct Case {
+    std::string header;
+    uint64_t id;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {raw_header({{"v", O(2)}, {"k", O(0)}, {"id", O(11)}, {"m", O(twice)}}), 11, "unsupported protocol version 2"},
+      {raw_header({{"v", O(1)}, {"k", O(9)}, {"id", O(12)}, {"m", O(twice)}}), 12, "unknown kind 9"},
+      {raw_header({{"v", O(1)}, {"k", O(0)}, {"id", O(-3)}, {"m", O(twice)}}), 0, "\"id\" must be an unsigned integer"},
+      {raw_header({{"v", O(1)}, {"k", O(0)}, {"id", O(14)}, {"id", O(15)}, {"m", O(twice)}}), 14,
+       "\"id\" appears twice"},
+      {raw_header({{"v", O(1)}, {"id", O(16)}, {"m", O(twice)}}), 16, "no \"k\""},
+      {raw_header({{"k", O(0)}, {"id", O(17)}, {"m", O(twice)}}), 17, "no \"v\""},
+      {raw_header({{"v", O(1)}, {"k", O(4)}, {"id", O(18)}, {"m", O(twice)}}), 18, "kind control (k = 4) is reserved"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.says);
+    send(c.header);
+    auto m = next();
+    CHECK(m.header().kind == troupe::Kind::error);
+    CHECK(m.header().call_id == c.id);
+    auto e = m.body_as<troupe::Error>();
+    REQUIRE(e.ok());
+    CHECK(e->code == troupe::Errc::malformed_message);
+    CHECK(e->message.find(c.says) != std::string::npos);
+  }
+  // Garbage, and a bad header that says it is a reply (k = 1), get no answer: the
+  // next answer is the one to a good call sent after them.
+  send("\xc1\xc1");
+  send(raw_header({{"v", O(2)}, {"k", O(1)}, {"id", O(19)}}));
+  send(raw_header({{"v", O(1)}, {"k", O(0)}, {"id", O(20)}, {"m", O(twice)}}));
+  auto good = next();
+  CHECK(good.header().kind == troupe::Kind::reply);
+  CHECK(good.header().call_id == 20);
+  CHECK(good.body_as<int>().value() == 10);
+  CHECK(p.server.server().stats().malformed.load() == cases.size() + 2);
+}

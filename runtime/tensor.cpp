@@ -75,7 +75,7 @@ Tensor Tensor::empty(DType dtype, Shape shape) {
 
 Tensor Tensor::zeros(DType dtype, Shape shape) {
   Tensor t = empty(dtype, std::move(shape));
-  std::memset(t.data_, 0, t.nbytes());
+  if (t.nbytes() > 0) std::memset(t.data_, 0, t.nbytes());
   return t;
 }
 
@@ -84,7 +84,8 @@ Tensor Tensor::from_floats(std::span<const float> values, Shape shape) {
   Tensor t = empty(DType::f32, std::move(shape));
   if (static_cast<std::size_t>(t.numel_) != values.size())
     throw std::invalid_argument("Tensor::from_floats: shape does not match value count");
-  std::memcpy(t.data_, values.data(), values.size_bytes());
+  // An empty span may hold a null pointer, which memcpy must not get even for 0 bytes.
+  if (!values.empty()) std::memcpy(t.data_, values.data(), values.size_bytes());
   return t;
 }
 

@@ -11,6 +11,8 @@
 #include <future>
 #include <thread>
 
+#include "runtime/least_privilege.hpp"
+
 namespace troupe {
 namespace {
 
@@ -80,6 +82,7 @@ Worker::Worker(Options options) : options_(std::move(options)) {
   if (options_.log_dir.empty()) options_.log_dir = "/tmp/troupe-logs-" + std::to_string(getpid());
   if (options_.troupe_binary.empty()) options_.troupe_binary = find_troupe_binary();
   own_devices_ = own_visible_devices();
+  if (options_.code_path_allow.empty()) options_.code_path_allow = default_code_path_allow();
   std::filesystem::create_directories(options_.log_dir);
   auto lease = Lease::create();
   if (!lease.ok()) throw Exception(lease.error());
@@ -87,6 +90,8 @@ Worker::Worker(Options options) : options_(std::move(options)) {
   Runtime::Options ro;
   ro.scheduler = options_.scheduler;
   ro.bind = "tcp://" + options_.host + ":*";
+  ro.heartbeat = options_.heartbeat_interval;  // its connections' liveness follows the cluster's heartbeat
+  if (options_.max_message_bytes != 0) ro.limits.max_message_bytes = options_.max_message_bytes;
   runtime_ = std::make_unique<Runtime>(ro);
   Server& s = runtime_->server();
   s.set_description("a worker");
@@ -240,19 +245,32 @@ void Worker::on_start_actor(const Message& m, const Responder& r) {
   if (stopping_) return r.fail(Error(Errc::unavailable, "this worker is stopping"));
   if (running_.contains(start->actor))
     return r.fail(Error(Errc::invalid_argument, "actor " + std::to_string(start->actor) + " already runs here"));
+  // Before any path is built or any process started: the name becomes a file
+  // name, the code paths libraries the actor process loads.
+  if (auto named = check_actor_name(start->name); !named.ok()) return r.fail(named.error());
+  std::vector<std::string> code_paths;
+  for (const auto& p : start->code_paths) {
+    auto real = check_code_path(p, options_.code_path_allow);
+    if (!real.ok()) return r.fail(real.error());
+    code_paths.push_back(std::move(real.value()));
+  }
   SpawnSpec spec;
   spec.exe = options_.troupe_binary;
   spec.args = {"actor", "--scheduler", options_.scheduler, "--host", options_.host, "--actor",
                std::to_string(start->actor), "--incarnation", std::to_string(start->incarnation),
                "--lease-fd", std::to_string(lease_.fd())};
   spec.inherit_fds = {lease_.fd()};
-  for (const auto& p : start->code_paths) {
+  if (options_.max_message_bytes != 0) {
+    spec.args.push_back("--max-message-bytes");
+    spec.args.push_back(std::to_string(options_.max_message_bytes));
+  }
+  for (const auto& p : code_paths) {  // the real paths checked: a link swapped now changes nothing
     spec.args.push_back("--code-path");
     spec.args.push_back(p);
   }
   // A GPU actor sees only its devices; a CPU actor sees none.
   spec.env.emplace_back("CUDA_VISIBLE_DEVICES", visible_devices(start->gpu_ids, own_devices_));
-  const std::string base = start->name.empty() ? start->class_name : start->name;
+  const std::string base = start->name.empty() ? file_safe(start->class_name) : start->name;
   spec.log_path = options_.log_dir + "/" + base + "-" + std::to_string(start->actor) + ".log";
   {
     std::ofstream banner(spec.log_path, std::ios::app);

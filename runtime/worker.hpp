@@ -39,6 +39,12 @@ class Worker {
     /// False where the whole cluster stops together (`troupe up`, Cluster::local).
     bool leave_on_stop = true;
     std::string leave_reason = "worker stopped";  ///< told to the scheduler by stop()
+    /// Folders actor code (start_actor's code_paths) may be loaded from,
+    /// checked on the real path; empty: default_code_path_allow() (the
+    /// build's and install's library folders). runtime/least_privilege.hpp.
+    std::vector<std::string> code_path_allow;
+    /// The largest message this worker and its actors accept; 0: Limits' default (docs/LIMITS.md).
+    std::size_t max_message_bytes = 0;
   };
 
   /// Binds its ROUTER; throws troupe::Exception when it cannot.

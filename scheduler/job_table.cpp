@@ -63,6 +63,15 @@ bool JobTable::make_room() {
   return true;
 }
 
+void JobTable::evict_finished() {
+  std::vector<std::pair<int64_t, std::string>> ended;
+  for (const auto& [name, e] : jobs_)
+    if (is_final(e.info.state)) ended.emplace_back(e.info.updated_ms, name);
+  if (ended.size() <= limits_.max_finished) return;
+  std::sort(ended.begin(), ended.end());
+  for (std::size_t i = 0; i + limits_.max_finished < ended.size(); ++i) jobs_.erase(ended[i].second);
+}
+
 Result<JobInfo> JobTable::add(const JobRegistration& r, int64_t now_ms) {
   if (!make_room())
     return Error(Errc::unavailable, std::to_string(jobs_.size()) + " jobs are running, the most this scheduler keeps");
@@ -122,19 +131,26 @@ Result<bool> JobTable::report(JobInfo report, int64_t now_ms) {
   if (is_final(job.state))
     return Error(Errc::not_found, "job " + job.name + " has ended: " + job.state +
                                       (job.reason.empty() ? "" : " (" + job.reason + ")"));
-  if (report.id != 0) e->renewed_ms = now_ms;
+  e->renewed_ms = now_ms;  // a registered job's lease; an unregistered one's last sign of life
 
   job.history.insert(job.history.end(), report.history.begin(), report.history.end());
-  // Bounded: past the cap, keep every other old point (the curve's shape stays).
-  if (job.history.size() > limits_.max_history) {
+  // Bounded: past the cap, keep every other old point (the curve's shape stays),
+  // as often as it takes (one report may bring many points).
+  while (job.history.size() > limits_.max_history) {
     std::vector<JobPoint> thinned;
     const std::size_t keep_tail = limits_.max_history / 2;
     // Evaluations (points with an accuracy) are few and each one matters: keep them all.
     for (std::size_t i = 0; i + keep_tail < job.history.size(); ++i)
       if (i % 2 == 0 || job.history[i].accuracy >= 0) thinned.push_back(job.history[i]);
     thinned.insert(thinned.end(), job.history.end() - static_cast<std::ptrdiff_t>(keep_tail), job.history.end());
+    const bool shrank = thinned.size() < job.history.size();
     job.history.swap(thinned);
+    if (!shrank) break;
   }
+  // Still over (a report of nothing but evaluations): the oldest go.
+  if (job.history.size() > limits_.max_history)
+    job.history.erase(job.history.begin(),
+                      job.history.end() - static_cast<std::ptrdiff_t>(limits_.max_history));
   job.epoch_results.insert(job.epoch_results.end(), report.epoch_results.begin(), report.epoch_results.end());
   if (job.epoch_results.size() > limits_.max_epochs)
     job.epoch_results.erase(job.epoch_results.begin(),
@@ -158,7 +174,9 @@ Result<bool> JobTable::report(JobInfo report, int64_t now_ms) {
   job.summary = clip(std::move(report.summary), limits_.max_text);
   if (!report.output_dir.empty()) job.output_dir = clip(std::move(report.output_dir), limits_.max_text);
   job.updated_ms = now_ms;
-  return is_final(job.state);
+  const bool ended = is_final(job.state);
+  if (ended) evict_finished();  // `job` may be gone after this
+  return ended;
 }
 
 void JobTable::fail(Entry& e, const std::string& reason, int64_t now_ms) {
@@ -171,14 +189,24 @@ void JobTable::fail(Entry& e, const std::string& reason, int64_t now_ms) {
 std::vector<JobInfo> JobTable::expire(int64_t now_ms) {
   std::vector<JobInfo> out;
   for (auto& [name, e] : jobs_) {
-    if (e.info.id == 0 || e.info.state != "RUNNING") continue;
+    if (e.info.state != "RUNNING") continue;
     const int64_t silent = now_ms - e.renewed_ms;
+    if (e.info.id == 0) {
+      // No lease, but not kept forever either: anyone can report a name.
+      if (silent <= limits_.unregistered_silence_ms) continue;
+      fail(e, "no report for " + std::to_string(silent) + " ms (an unregistered job is kept " +
+                  std::to_string(limits_.unregistered_silence_ms) + " ms after its last report)",
+           now_ms);
+      out.push_back(e.info);
+      continue;
+    }
     if (silent <= lease_.count()) continue;
     fail(e, "driver lost: no word from " + (e.info.driver.empty() ? std::string("its driver") : e.info.driver) +
                 " for " + std::to_string(silent) + " ms (lease " + std::to_string(lease_.count()) + " ms)",
          now_ms);
     out.push_back(e.info);
   }
+  if (!out.empty()) evict_finished();
   return out;
 }
 
@@ -187,7 +215,9 @@ std::optional<JobInfo> JobTable::driver_died(ActorId actor, const std::string& w
   for (auto& [name, e] : jobs_) {
     if (e.info.driver_actor != actor || e.info.state != "RUNNING") continue;
     fail(e, "driver lost: " + why, now_ms);
-    return e.info;
+    JobInfo failed = e.info;
+    evict_finished();
+    return failed;
   }
   return std::nullopt;
 }

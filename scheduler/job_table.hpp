@@ -23,8 +23,13 @@ namespace troupe {
 class JobTable {
  public:
   struct Limits {
-    std::size_t max_jobs = 1000;         ///< past it the job that ended longest ago is forgotten
-    std::size_t max_history = 2000;      ///< curve points per job; older ones are thinned
+    // Sized so that a peer sending fake reports cannot grow the scheduler
+    // without bound: at most max_jobs × max_history points (≈ 40 B each, ≈ 10 MB).
+    std::size_t max_jobs = 256;          ///< past it the job that ended longest ago is forgotten
+    std::size_t max_finished = 64;       ///< ended jobs kept; past it the one that ended longest ago is forgotten
+    std::size_t max_history = 1000;      ///< curve points per job; older ones are thinned
+    /// A job reported without registering has no lease: silent this long, it is FAILED (then evicted as ended).
+    int64_t unregistered_silence_ms = 60'000;
     std::size_t max_epochs = 1000;       ///< epoch results per job; the oldest are dropped
     std::size_t max_trainers = 1024;     ///< trainer rows per job
     std::size_t max_contributors = 64;   ///< steps with their contributors per job
@@ -74,6 +79,8 @@ class JobTable {
   Entry* by_id(JobId id);
   /// Room for one more entry: forgets the job that ended longest ago; false when all are running.
   bool make_room();
+  /// Forgets ended jobs past max_finished, those that ended longest ago first.
+  void evict_finished();
   void fail(Entry& e, const std::string& reason, int64_t now_ms);
   std::string clip(std::string s, std::size_t max) const;
 

@@ -90,14 +90,20 @@ TEST_CASE("reports renew the lease and merge progress; a final report ends the j
   CHECK(t.expire(100000).empty());  // an ended job has no lease
 }
 
-TEST_CASE("a job reported without registering is kept by name and never expires") {
+TEST_CASE("a job reported without registering is kept by name until it is silent for a minute") {
   JobTable t(1000ms);
   JobInfo r;
   r.name = "legacy";
   r.state = "RUNNING";
   REQUIRE(t.report(r, 0).ok());
-  CHECK(t.expire(1'000'000).empty());
+  CHECK(t.expire(59'000).empty());  // no lease: a driver's lease would have run out long ago
   CHECK(t.find("legacy")->id == 0);
+  REQUIRE(t.report(r, 59'000).ok());
+  CHECK(t.expire(119'000).empty());
+  auto silent = t.expire(119'001);
+  REQUIRE(silent.size() == 1);
+  CHECK(silent[0].state == "FAILED");
+  CHECK(silent[0].reason.find("no report for 60001 ms") == 0);
   r.name = "";
   CHECK(t.report(r, 0).error().code == Errc::invalid_argument);
   JobInfo unknown = running_report(999, 1);
@@ -178,4 +184,30 @@ TEST_CASE("restored jobs keep their ids; running ones get a fresh lease") {
   CHECK(kept.history.empty());
   CHECK(kept.epoch_results.empty());
   CHECK(kept.id == 41);
+}
+
+TEST_CASE("fake reports of many jobs with long histories stay within the caps; ended jobs are evicted") {
+  JobTable t(1000ms);
+  const JobTable::Limits caps;
+  // 300 unregistered jobs, 2,000 points each (the issue's flood), then some of them ended.
+  for (int j = 0; j < 300; ++j) {
+    JobInfo r;
+    r.name = "fake-" + std::to_string(j);
+    r.state = "RUNNING";
+    for (int i = 0; i < 2000; ++i) r.history.push_back(JobPoint{i, i, 1.0, -1, 1});
+    auto ok = t.report(r, j);
+    if (j < static_cast<int>(caps.max_jobs)) REQUIRE(ok.ok());
+    else CHECK(ok.error().code == Errc::unavailable);  // all running: no room, and nothing grows
+  }
+  std::size_t points = 0;
+  for (const auto& job : t.list()) points += job.history.size();
+  CHECK(t.list().size() == caps.max_jobs);
+  CHECK(points <= caps.max_jobs * caps.max_history);
+  // Silent for a minute: all FAILED; only max_finished of them are kept.
+  CHECK(t.expire(61'000 + 300).size() == caps.max_jobs);
+  CHECK(t.list().size() == caps.max_finished);
+  JobInfo more;
+  more.name = "after";
+  more.state = "RUNNING";
+  CHECK(t.report(more, 70'000).ok());
 }

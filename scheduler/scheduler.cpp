@@ -5,6 +5,7 @@
 #include <csignal>
 #include <future>
 
+#include "runtime/least_privilege.hpp"
 #include "scheduler/http_server.hpp"
 #include "scheduler/recovery.hpp"
 #include "scheduler/state_http.hpp"
@@ -43,6 +44,7 @@ Scheduler::Scheduler(Options options) : options_(std::move(options)), jobs_(opti
   ro.publish_bind = !options_.events_bind.empty()       ? options_.events_bind
                     : !recovered.events_endpoint.empty() ? recovered.events_endpoint
                                                          : host_of(options_.bind) + ":*";
+  if (options_.max_message_bytes != 0) ro.limits.max_message_bytes = options_.max_message_bytes;
   runtime_ = std::make_unique<Runtime>(ro);
   if (journal_) {
     recovered.events_endpoint = events_endpoint();
@@ -127,7 +129,9 @@ void Scheduler::register_methods() {
     s.add(name, [this, fn](const Message& m, const Responder& r) { (this->*fn)(m, r); }, /*on_executor=*/false);
   };
   s.add("hello", [this](const Message&, const Responder& r) {
-    r.reply(HelloReply{events_endpoint(), http_port(), kProtocolVersion, "0.1.0"});
+    // The node timeout tells clients how long to wait for the death of an
+    // actor whose connection they lost (Client::set_death_wait).
+    r.reply(HelloReply{events_endpoint(), http_port(), kProtocolVersion, "0.1.0", options_.heartbeat_timeout.count()});
   }, false);
   add("register_node", &Scheduler::on_register);
   add("heartbeat", &Scheduler::on_heartbeat);
@@ -334,6 +338,9 @@ void Scheduler::on_spawn(const Message& m, const Responder& r) {
   auto spec = m.body_as<ActorSpec>();
   if (!spec.ok()) return r.fail(spec.error());
   if (spec->class_name.empty()) return r.fail(Error(Errc::invalid_argument, "spawn: class_name is empty"));
+  // Workers build log file names from it: refused here already, before anything is placed.
+  if (auto named = check_actor_name(spec->name); !named.ok())
+    return r.fail(Error(Errc::invalid_argument, "spawn: " + named.error().message));
   if (spec->resources.cpus < 0 || spec->resources.gpus < 0 || spec->resources.gpus != std::floor(spec->resources.gpus))
     return r.fail(Error(Errc::invalid_argument, "spawn: cpus must be ≥ 0 and gpus a whole number ≥ 0"));
   if (spec->job != 0) {
@@ -349,6 +356,18 @@ void Scheduler::on_spawn(const Message& m, const Responder& r) {
         return r.fail(Error(Errc::invalid_argument, "an actor named '" + spec->name + "' already exists (id " +
                                                         std::to_string(id) + ", " +
                                                         std::string(state_name(a.info.state)) + ")"));
+  }
+  if (actors_.size() >= options_.max_actors) {
+    // Bounded table: the dead are forgotten first, the one that died longest ago.
+    auto oldest = actors_.end();
+    for (auto it = actors_.begin(); it != actors_.end(); ++it)
+      if (it->second.info.state == ActorState::dead &&
+          (oldest == actors_.end() || it->second.info.state_since_ms < oldest->second.info.state_since_ms))
+        oldest = it;
+    if (oldest == actors_.end())
+      return r.fail(Error(Errc::unavailable, "spawn: " + std::to_string(actors_.size()) +
+                                                 " actors are alive, the most this scheduler keeps (max_actors)"));
+    actors_.erase(oldest);
   }
   ActorEntry a;
   a.info.id = next_actor_++;

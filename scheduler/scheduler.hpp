@@ -37,6 +37,12 @@ class Scheduler {
     std::chrono::milliseconds restart_backoff_max{5000}; ///< cap of the doubling
     std::chrono::milliseconds restart_backoff_reset{10000}; ///< an incarnation alive this long resets the doubling
     std::size_t event_history = 2000;
+    /// Actors kept in the table, alive or dead (docs/LIMITS.md, "Caps"):
+    /// past it a spawn forgets the actor that died longest ago, or is refused
+    /// (`unavailable`) when none has died.
+    std::size_t max_actors = 10000;
+    /// The largest message the scheduler accepts; 0: Limits' default (docs/LIMITS.md).
+    std::size_t max_message_bytes = 0;
   };
 
   /// Binds every port; throws troupe::Exception when one is taken.

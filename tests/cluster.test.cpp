@@ -2,6 +2,10 @@
 // 127.0.0.1), actors in real processes started by fork/exec of `troupe actor`.
 #include <doctest/doctest.h>
 #include <signal.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <set>
 
 #include <zmq_addon.hpp>
 
@@ -288,12 +292,21 @@ TEST_CASE("spawn refuses a duplicate name and an unknown retryable method") {
   CHECK(missing.error().code == Errc::not_found);
 }
 
-TEST_CASE("a dead scheduler gives connection_lost, not a hang") {
-  CHECK_THROWS_AS(troupe::Cluster::connect("tcp://127.0.0.1:1", {.timeout = 300ms}), troupe::Exception);
-  try {
-    troupe::Cluster::connect("tcp://127.0.0.1:1", {.timeout = 300ms});
-  } catch (const troupe::Exception& e) {
-    CHECK(e.code() == Errc::connection_lost);
+// A scheduler that dies or freezes under a connected driver: tests/fail_fast.test.cpp.
+TEST_CASE("connecting where no scheduler listens gives connection_lost at the connect timeout, not a hang") {
+  for (auto timeout : {300ms, 1500ms}) {
+    CAPTURE(timeout.count());
+    const auto t = std::chrono::steady_clock::now();
+    try {
+      troupe::Cluster::connect("tcp://127.0.0.1:1", {.timeout = timeout});
+      FAIL("connected to nothing");
+    } catch (const troupe::Exception& e) {
+      CHECK(e.code() == Errc::connection_lost);
+    }
+    // Refused connections are retried until the timeout (a scheduler may be starting), not longer.
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t);
+    CHECK(ms >= timeout - 50ms);
+    CHECK(ms <= timeout + 1500ms);
   }
 }
 
@@ -369,4 +382,75 @@ TEST_CASE("a worker serves an actor's log in chunks from an offset and refuses b
   CHECK(unknown.error().code == Errc::not_found);
   CHECK(ask(0, 1 << 20).ok());
   rt.stop();
+}
+
+TEST_CASE("a worker refuses a code path outside its allowed folders and a name that is a path, loading nothing") {
+  namespace fs = std::filesystem;
+  std::string tmpl = (fs::temp_directory_path() / "troupe-lp-XXXXXX").string();
+  REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+  const fs::path root(tmpl);
+  auto cluster = troupe::Cluster::local({.workers = 1, .cpus_per_worker = 2, .log_dir = (root / "logs").string(),
+                                         .http_port = -1});
+  // A real actor library, copied outside the build's and install's folders.
+  const troupe::ClassInfo* info = troupe::Registry::instance().find(typeid(Tally));
+  REQUIRE(info != nullptr);
+  REQUIRE(!info->library.empty());
+  fs::copy_file(info->library, root / "evil.so");
+  auto s = cluster.state();
+  REQUIRE(s.ok());
+  REQUIRE(s->nodes.size() == 1u);
+  const std::string worker = s->nodes[0].endpoint;
+  const fs::path log_dir = s->nodes[0].log_dir;
+  auto files = [&] {
+    std::set<std::string> out;
+    for (const auto& e : fs::recursive_directory_iterator(root)) out.insert(e.path().string());
+    return out;
+  };
+  const auto before = files();
+  troupe::Runtime rt({});
+  rt.start();
+  auto start = [&](std::string name, std::vector<std::string> code_paths) {
+    troupe::StartActor a;
+    a.actor = 900001;
+    a.class_name = "Tally";
+    a.name = std::move(name);
+    a.code_paths = std::move(code_paths);
+    return rt.client().ask<msgpack::type::nil_t>(worker, "start_actor", a, 5s);
+  };
+  struct Case {
+    std::string name;
+    std::vector<std::string> code_paths;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {"ok-name", {(root / "evil.so").string()}, "is outside the folders this worker loads code from"},
+      {"ok-name", {fs::path(info->library).parent_path().string() + "/../../../../../../.." + (root / "evil.so").string()},
+       "is outside the folders"},
+      {"../../escape", {info->library}, "actor name '../../escape' has a character that is not allowed"},
+      {"a/b", {info->library}, "has a character that is not allowed"},
+      {"..", {info->library}, "starts with '.'"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    auto r = start(c.name, c.code_paths);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == Errc::invalid_argument);
+    CHECK_MESSAGE(r.error().message.find(c.says) != std::string::npos, r.error().message);
+  }
+  // Nothing started, nothing written: not in the log folder, not beside it.
+  CHECK(files() == before);
+  CHECK_FALSE(fs::exists(log_dir.parent_path().parent_path() / "escape-900001.log"));
+  auto st = cluster.state();
+  REQUIRE(st.ok());
+  CHECK(st->actors.empty());
+  // The scheduler refuses such a name before it reaches a worker.
+  auto bad = cluster.try_spawn<Tally>({.name = "../x"}, 0);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().code == Errc::invalid_argument);
+  // And the worker still starts what it may.
+  auto t = cluster.spawn<Tally>({.name = "allowed"}, 0);
+  CHECK(t.call(&Tally::add, 2).get(10s) == 2);
+  rt.stop();
+  cluster.shutdown();
+  fs::remove_all(root);
 }

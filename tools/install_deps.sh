@@ -15,7 +15,7 @@ packages=(
 # The operations suite (tests/ops) starts its own munged, slurmctld, slurmd and
 # prometheus from these packages (about 110 MB, prometheus 96 of them); it
 # never uses the system services they install. systemd gives systemd-analyze.
-extras=(chromium python3-torch python3-numpy libopenblas0-pthread libeigen3-dev
+extras=(chromium python3-torch python3-numpy libopenblas0-pthread libeigen3-dev python3-zmq python3-msgpack
         slurmctld slurmd munge prometheus systemd)
 if [[ "${1:-}" == "--extras" ]]; then packages+=("${extras[@]}"); fi
 

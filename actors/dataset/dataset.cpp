@@ -1,5 +1,9 @@
 #include "actors/dataset/dataset.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstring>
 
@@ -11,13 +15,16 @@ namespace troupe::dataset {
 namespace {
 
 // NPY files start with "\x93NUMPY"; anything else is treated as IDX (plain
-// or gzip), whose reader reports a bad magic clearly.
+// or gzip), whose reader reports a bad magic clearly. Only a regular file is
+// peeked at (opening a FIFO must not block); the reader refuses the others.
 bool is_npy(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) return false;  // the IDX reader reports the open error with the path
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) return false;  // the IDX reader reports the open error with the path
+  struct stat st {};
   char magic[6] = {};
-  const bool npy = std::fread(magic, 1, 6, f) == 6 && std::memcmp(magic, "\x93NUMPY", 6) == 0;
-  std::fclose(f);
+  const bool npy = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && ::read(fd, magic, 6) == 6 &&
+                   std::memcmp(magic, "\x93NUMPY", 6) == 0;
+  ::close(fd);
   return npy;
 }
 
@@ -29,6 +36,10 @@ Result<Images> read_images(const std::string& path) {
 
 Result<Labels> read_labels(const std::string& path) {
   return is_npy(path) ? read_npy_labels(path) : read_idx_labels(path);
+}
+
+Result<std::vector<int64_t>> probe_images(const std::string& path) {
+  return is_npy(path) ? probe_npy_images(path) : probe_idx_images(path);
 }
 
 Result<Dataset> load_dataset(const std::string& images_path, const std::string& labels_path) {

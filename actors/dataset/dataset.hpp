@@ -1,7 +1,9 @@
 #pragma once
 // A labelled data set loaded from an images file and a labels file, IDX or
 // NPY (told apart by their magic bytes).
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "actors/dataset/images.hpp"
 #include "runtime/error.hpp"
@@ -19,6 +21,11 @@ struct Dataset {
 Result<Images> read_images(const std::string& path);
 /// Labels from an IDX or NPY file. Thread-safe.
 Result<Labels> read_labels(const std::string& path);
+/// The stored shape of an images file, from its header alone (no data is
+/// read), with every check the reader makes before it allocates: the same
+/// io_error a load would give for a bad header, a lying size or too little
+/// memory. Thread-safe.
+Result<std::vector<int64_t>> probe_images(const std::string& path);
 /// Both, checking that the counts agree. Thread-safe.
 Result<Dataset> load_dataset(const std::string& images_path, const std::string& labels_path);
 

@@ -1,6 +1,7 @@
 #include "actors/dataset/dataset.hpp"
 
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -221,6 +222,71 @@ TEST_CASE("bad magic, truncated data, truncated or corrupt gzip and mismatched c
   fr = read_npy_images(dir.file("f8.npy"));
   REQUIRE_FALSE(fr.ok());
   CHECK(mentions(fr.error(), "unsupported NPY dtype"));
+}
+
+TEST_CASE("only regular files are read: a device, a FIFO and a folder are refused at once, naming the path") {
+  TempDir dir;
+  REQUIRE(::mkfifo(dir.file("fifo").c_str(), 0600) == 0);  // no writer: a plain open() would block
+  for (const std::string& path : {std::string("/dev/zero"), dir.file("fifo"), dir.path.string()}) {
+    CAPTURE(path);
+    auto l = read_labels(path);
+    REQUIRE_FALSE(l.ok());
+    CHECK(l.error().code == Errc::io_error);
+    CHECK(mentions(l.error(), path + ": not a regular file"));
+    auto i = probe_images(path);
+    REQUIRE_FALSE(i.ok());
+    CHECK(mentions(i.error(), "only regular files are read"));
+  }
+}
+
+TEST_CASE("a header that promises more than the file holds or memory allows is refused before any allocation") {
+  TempDir dir;
+  // 2^31 images of 28x28 (1.6 TB) in a 16-byte file.
+  std::vector<uint8_t> lie = {0, 0, 0x08, 3};
+  put_be32(lie, 0x80000000u);
+  put_be32(lie, 28);
+  put_be32(lie, 28);
+  write_bytes(dir.file("lie"), lie);
+  auto r = read_idx_images(dir.file("lie"));
+  REQUIRE_FALSE(r.ok());
+  CHECK(mentions(r.error(), "truncated IDX data: header promises 1683627180032 bytes, file has 0"));
+  CHECK_FALSE(probe_images(dir.file("lie")).ok());
+  // The same header gzip-compressed: more than deflate's 1032:1 can make of its few bytes.
+  write_gz(dir.file("lie.gz"), lie);
+  r = read_idx_images(dir.file("lie.gz"));
+  REQUIRE_FALSE(r.ok());
+  CHECK(mentions(r.error(), "IDX header promises 1683627180032 bytes of data, more than the"));
+  CHECK(mentions(r.error(), "gzip inflates at most 1032:1"));
+  // An NPY header length over its limit, and an NPY shape over the file.
+  std::vector<uint8_t> big_header;
+  for (char c : std::string("\x93NUMPY\x02\x00\xff\xff\xff\x7f", 12)) big_header.push_back(static_cast<uint8_t>(c));
+  write_bytes(dir.file("hdr.npy"), big_header);
+  auto n = read_npy_labels(dir.file("hdr.npy"));
+  REQUIRE_FALSE(n.ok());
+  CHECK(mentions(n.error(), "NPY header of 2147483647 bytes is over the limit of 65536"));
+  const float f[4] = {1, 2, 3, 4};
+  write_bytes(dir.file("huge.npy"), npy("<f4", "(100000000000, 10)", f, 16));
+  auto h = read_npy_images(dir.file("huge.npy"));
+  REQUIRE_FALSE(h.ok());
+  CHECK(mentions(h.error(), "truncated NPY data: header promises 4000000000000 bytes"));
+}
+
+TEST_CASE("gzip is inflated only as far as the header declares: a bomb stops one byte past it") {
+  TempDir dir;
+  // 100 labels, then 64 MiB of zeros the header does not mention (64 KiB compressed).
+  std::vector<uint8_t> bomb = idx_labels(100);
+  bomb.resize(bomb.size() + (std::size_t{64} << 20), 0);
+  write_gz(dir.file("bomb.gz"), bomb);
+  bomb = {};
+  auto r = read_idx_labels(dir.file("bomb.gz"));
+  REQUIRE_FALSE(r.ok());
+  CHECK(mentions(r.error(), dir.file("bomb.gz") + ": IDX content goes on after the 100 bytes of data its header declares"));
+  // The good file still reads, gzip or not.
+  write_gz(dir.file("ok.gz"), idx_labels(100));
+  auto ok = read_idx_labels(dir.file("ok.gz"));
+  REQUIRE(ok.ok());
+  CHECK(ok->size() == 100u);
+  CHECK((*ok)[13] == 3);
 }
 
 TEST_CASE("the real Fashion-MNIST loads: 60000/10000 images of 784 pixels in [0, 1], labels 0..9" *

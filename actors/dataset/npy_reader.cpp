@@ -3,7 +3,7 @@
 #include <cstring>
 #include <limits>
 
-#include "actors/dataset/file_bytes.hpp"
+#include "actors/dataset/data_file.hpp"
 
 namespace troupe::dataset {
 
@@ -11,13 +11,17 @@ namespace {
 
 Error bad(const std::string& path, const std::string& what) { return {Errc::io_error, path + ": " + what}; }
 
+/// The header, read; the file positioned at the data.
 struct Npy {
+  DataFile file;
   std::string descr;
   std::vector<int64_t> shape;
   int64_t count = 1;
-  std::vector<uint8_t> bytes;
-  std::size_t offset = 0;
+  uint64_t bytes = 0;  // of the data
 };
+
+// A header dict is a few hundred bytes; numpy itself refuses ones over 10 kB by default.
+constexpr std::size_t kMaxNpyHeader = std::size_t{1} << 16;
 
 // The value text of key in a Python dict literal such as
 // {'descr': '<f4', 'fortran_order': False, 'shape': (60000, 28, 28), }
@@ -49,27 +53,33 @@ std::size_t descr_size(const std::string& d) {
 }
 
 Result<Npy> read_npy(const std::string& path) {
-  auto bytes = read_file_bytes(path);
-  if (!bytes) return bytes.error();
-  Npy npy;
-  npy.bytes = std::move(*bytes);
-  const auto& b = npy.bytes;
-  if (b.size() < 10 || std::memcmp(b.data(), "\x93NUMPY", 6) != 0) return bad(path, "bad NPY magic (expected \\x93NUMPY)");
+  auto file = DataFile::open(path);
+  if (!file) return file.error();
+  Npy npy{std::move(file.value())};
+  uint8_t b[12] = {};
+  auto got = npy.file.read(b, 10);
+  if (!got) return got.error();
+  if (*got < 10 || std::memcmp(b, "\x93NUMPY", 6) != 0) return bad(path, "bad NPY magic (expected \\x93NUMPY)");
   const uint8_t major = b[6];
-  std::size_t header_len = 0, header_at = 0;
+  std::size_t header_len = 0;
   if (major == 1) {
     header_len = b[8] | (std::size_t{b[9]} << 8);
-    header_at = 10;
   } else if (major == 2 || major == 3) {
-    if (b.size() < 12) return bad(path, "truncated NPY header");
+    got = npy.file.read(b + 10, 2);
+    if (!got) return got.error();
+    if (*got < 2) return bad(path, "truncated NPY header");
     header_len = b[8] | (std::size_t{b[9]} << 8) | (std::size_t{b[10]} << 16) | (std::size_t{b[11]} << 24);
-    header_at = 12;
   } else {
     return bad(path, "unsupported NPY format version " + std::to_string(major));
   }
-  if (b.size() < header_at + header_len) return bad(path, "truncated NPY header");
-  const std::string header(reinterpret_cast<const char*>(b.data() + header_at), header_len);
-  npy.offset = header_at + header_len;
+  if (header_len > kMaxNpyHeader)
+    return bad(path, "NPY header of " + std::to_string(header_len) + " bytes is over the limit of " +
+                         std::to_string(kMaxNpyHeader));
+  if (header_len > npy.file.max_remaining()) return bad(path, "truncated NPY header");
+  std::string header(header_len, '\0');
+  got = npy.file.read(header.data(), header_len);
+  if (!got) return got.error();
+  if (*got < header_len) return bad(path, "truncated NPY header");
   npy.descr = dict_value(header, "descr");
   if (descr_size(npy.descr) == 0) return bad(path, "unsupported NPY dtype '" + npy.descr + "'");
   if (dict_value(header, "fortran_order").rfind("False", 0) != 0)
@@ -89,12 +99,18 @@ Result<Npy> read_npy(const std::string& path) {
     npy.count *= v;
     p = e;
   }
-  const std::size_t want = static_cast<std::size_t>(npy.count) * descr_size(npy.descr);
-  const std::size_t have = b.size() - npy.offset;
-  if (have < want)
-    return bad(path, "truncated NPY data: header promises " + std::to_string(want) + " bytes, file has " +
-                         std::to_string(have));
+  npy.bytes = static_cast<uint64_t>(npy.count) * descr_size(npy.descr);
   return npy;
+}
+
+// Reads the whole data into dst (npy.bytes of room); the header was checked against the file already.
+Result<void> read_data(Npy& npy, void* dst) {
+  auto got = npy.file.read(dst, static_cast<std::size_t>(npy.bytes));
+  if (!got) return got.error();
+  if (*got != npy.bytes)
+    return bad(npy.file.path(), "truncated NPY data: header promises " + std::to_string(npy.bytes) +
+                                    " bytes, file has " + std::to_string(*got));
+  return {};
 }
 
 }  // namespace
@@ -107,17 +123,20 @@ Result<Images> read_npy_images(const std::string& path) {
     return bad(path, "NPY images need at least 2 dims, array has " + std::to_string(npy.shape.size()));
   const bool u8 = descr_size(npy.descr) == 1 && npy.descr != "|i1";
   if (!u8 && npy.descr != "<f4") return bad(path, "NPY images must be uint8 or float32, array is '" + npy.descr + "'");
+  const uint64_t floats = static_cast<uint64_t>(npy.count) * sizeof(float);
+  if (auto ok = check_declared(npy.file, "NPY", npy.bytes, floats + (u8 ? npy.bytes : 0)); !ok.ok()) return ok.error();
   Images im;
   im.shape = npy.shape;
   im.count = npy.shape[0];
   im.dim = 1;
   for (std::size_t d = 1; d < npy.shape.size(); ++d) im.dim *= npy.shape[d];
   im.pixels.resize(static_cast<std::size_t>(npy.count));
-  const uint8_t* src = npy.bytes.data() + npy.offset;
   if (u8) {
-    for (int64_t k = 0; k < npy.count; ++k) im.pixels[k] = static_cast<float>(src[k]) * (1.0f / 255.0f);
-  } else {
-    std::memcpy(im.pixels.data(), src, static_cast<std::size_t>(npy.count) * 4);  // little-endian host
+    std::vector<uint8_t> raw(static_cast<std::size_t>(npy.bytes));
+    if (auto ok = read_data(npy, raw.data()); !ok.ok()) return ok.error();
+    for (int64_t k = 0; k < npy.count; ++k) im.pixels[k] = static_cast<float>(raw[k]) * (1.0f / 255.0f);
+  } else if (auto ok = read_data(npy, im.pixels.data()); !ok.ok()) {  // little-endian host
+    return ok.error();
   }
   return im;
 }
@@ -127,8 +146,15 @@ Result<Labels> read_npy_labels(const std::string& path) {
   if (!r) return r.error();
   Npy& npy = *r;
   if (npy.shape.size() != 1) return bad(path, "NPY labels must be 1-d, array has " + std::to_string(npy.shape.size()) + " dims");
+  const bool u8 = descr_size(npy.descr) == 1 && npy.descr != "|i1";
+  if (npy.descr != "<i4" && npy.descr != "<i8" && !u8)
+    return bad(path, "NPY labels must be uint8, int32 or int64, array is '" + npy.descr + "'");
+  const uint64_t out_bytes = static_cast<uint64_t>(npy.count) * sizeof(int32_t);
+  if (auto ok = check_declared(npy.file, "NPY", npy.bytes, out_bytes + npy.bytes); !ok.ok()) return ok.error();
+  std::vector<uint8_t> raw(static_cast<std::size_t>(npy.bytes));
+  if (auto ok = read_data(npy, raw.data()); !ok.ok()) return ok.error();
+  const uint8_t* src = raw.data();
   Labels out(static_cast<std::size_t>(npy.count));
-  const uint8_t* src = npy.bytes.data() + npy.offset;
   if (npy.descr == "<i4") {
     std::memcpy(out.data(), src, out.size() * 4);
   } else if (npy.descr == "<i8") {
@@ -139,12 +165,23 @@ Result<Labels> read_npy_labels(const std::string& path) {
         return bad(path, "label " + std::to_string(v) + " at index " + std::to_string(k) + " does not fit in int32");
       out[k] = static_cast<int32_t>(v);
     }
-  } else if (descr_size(npy.descr) == 1 && npy.descr != "|i1") {
-    for (int64_t k = 0; k < npy.count; ++k) out[k] = src[k];
   } else {
-    return bad(path, "NPY labels must be uint8, int32 or int64, array is '" + npy.descr + "'");
+    for (int64_t k = 0; k < npy.count; ++k) out[k] = src[k];
   }
   return out;
+}
+
+Result<std::vector<int64_t>> probe_npy_images(const std::string& path) {
+  auto r = read_npy(path);
+  if (!r) return r.error();
+  Npy& npy = *r;
+  if (npy.shape.size() < 2)
+    return bad(path, "NPY images need at least 2 dims, array has " + std::to_string(npy.shape.size()));
+  const bool u8 = descr_size(npy.descr) == 1 && npy.descr != "|i1";
+  if (!u8 && npy.descr != "<f4") return bad(path, "NPY images must be uint8 or float32, array is '" + npy.descr + "'");
+  const uint64_t floats = static_cast<uint64_t>(npy.count) * sizeof(float);
+  if (auto ok = check_declared(npy.file, "NPY", npy.bytes, floats + (u8 ? npy.bytes : 0)); !ok.ok()) return ok.error();
+  return npy.shape;
 }
 
 }  // namespace troupe::dataset

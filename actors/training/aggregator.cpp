@@ -62,6 +62,8 @@ void Aggregator::reset_to_initial() {
   epoch_acc_.clear();
   finish_at_ = -1;
   if (ledger_) ledger_ = BatchLedger(job_);
+  commits_.clear();
+  relayed_.clear();
 }
 
 namespace {
@@ -223,8 +225,10 @@ void Aggregator::adopt(Slot& s, std::size_t slot, ActorId actor, Incarnation inc
   if (s.actor == actor && s.incarnation == inc) return;
   // A newer incarnation replaces the old one: the old one's pending gradient
   // (or the buckets of it received so far) is never applied.
+  // A follower keeps a complete push until shard 0's commit says whether it
+  // was applied (the old incarnation may have finished its step, then died).
   Partial& p = pending_[slot];
-  if (p.active && (p.actor != actor || p.incarnation != inc)) {
+  if (p.active && (p.actor != actor || p.incarnation != inc) && !(follower() && complete(p))) {
     p.reset();
     ++stats_.discarded;
   }
@@ -286,6 +290,8 @@ JoinReply Aggregator::rollback(RollbackRequest r) {
   timeline_ = r.timeline;
   restored_ = false;
   for (auto& p : pending_) p.reset();
+  std::erase_if(commits_, [&](const Commit& c) { return c.version > version_; });
+  relayed_.clear();
   if (ledger_) ledger_->release_all();  // their pushes are gone with the pulls failed below
   for (auto& s : slots_) {
     s.joined_at = version_;
@@ -322,9 +328,12 @@ std::vector<EpochLedger> Aggregator::ledger() {
   return out;
 }
 
-Weights Aggregator::weights_for(int slot) {
-  Weights w{version_, published_, {}, next_epoch_, finished(), ledger_ ? ledger_->progress() : -1.0};
+Weights Aggregator::weights_for(int slot, int64_t since) {
+  Weights w{version_, published_, {}, next_epoch_, finished(), ledger_ ? ledger_->progress() : -1.0, {}};
   if (ledger_ && slot >= 0) w.batch = ledger_->assign(slot);
+  if (leader() && slot >= 0)
+    for (const Commit& c : commits_)
+      if (c.version > since) w.commits.push_back(c);
   return w;
 }
 
@@ -373,7 +382,7 @@ bool Aggregator::pull_ready(const PullRequest& r) const {
 Deferred<Weights> Aggregator::pull(PullRequest r) {
   Deferred<Weights> d;
   if (r.slot == -1) {  // an observer (evaluation): the current weights, now
-    d.resolve(weights_for(-1));
+    d.resolve(weights_for(-1, 0));
     return d;
   }
   if (r.slot < 0 || r.slot >= job_.trainers) throw std::invalid_argument("slot out of range");
@@ -383,8 +392,9 @@ Deferred<Weights> Aggregator::pull(PullRequest r) {
                                                           "): join again"));
     return d;
   }
+  if (follower()) follow(r.commits);
   if (pull_ready(r)) {
-    d.resolve(weights_for(r.slot));
+    d.resolve(weights_for(r.slot, r.since));
     return d;
   }
   // One outstanding pull per slot: a newer one replaces an abandoned older one.
@@ -400,7 +410,7 @@ Deferred<Weights> Aggregator::pull(PullRequest r) {
 void Aggregator::answer_pulls() {
   std::erase_if(pulls_, [&](const PendingPull& p) {
     if (!pull_ready(p.req)) return false;
-    p.reply.resolve(weights_for(p.req.slot));
+    p.reply.resolve(weights_for(p.req.slot, p.req.since));
     return true;
   });
 }
@@ -448,6 +458,12 @@ PushReply Aggregator::push(PushRequest r) {
     s.joined_at = version_ + 1;
   }
   Partial& p = pending_[i];
+  if (follower() && p.active && (p.actor != r.actor || p.incarnation != r.incarnation)) {
+    // A dead or replaced incarnation's push that shard 0 did not apply: its
+    // commits were relayed to us before this incarnation could push.
+    p.reset();
+    ++stats_.discarded;
+  }
   // Other shards learn from the pushes where shard 0's epochs end: a push
   // computed in a later epoch than this shard's open one means the epochs
   // before it closed at this version (lockstep; ssp/async: about here).
@@ -463,7 +479,7 @@ PushReply Aggregator::push(PushRequest r) {
       reply.status = PushReply::rejoin;
     } else {
       reply.status = add_bucket(i, r);
-      if (reply.status == PushReply::accepted && complete(p)) try_complete();
+      if (reply.status == PushReply::accepted && complete(p)) follower() ? apply_commits() : try_complete();
     }
   } else if (r.step < s.next_step) {
     ++stats_.duplicates;
@@ -477,7 +493,9 @@ PushReply Aggregator::push(PushRequest r) {
   } else {
     if (p.active && r.step > p.step) p.reset();  // the older step never completed: it is not applied
     reply.status = add_bucket(i, r);
-    if (reply.status == PushReply::accepted && complete(p)) {
+    if (reply.status == PushReply::accepted && complete(p) && follower()) {
+      apply_commits();  // applied when shard 0's commit names it
+    } else if (reply.status == PushReply::accepted && complete(p)) {
       s.next_step = p.step + 1;
       apply({contribution(i)});
       p.reset();
@@ -553,7 +571,7 @@ Aggregator::Contribution Aggregator::contribution(std::size_t slot) const {
 }
 
 void Aggregator::try_complete() {
-  if (!lockstep() || finished()) return;
+  if (!lockstep() || finished() || follower()) return;
   int required = 0, present_required = 0, present = 0;
   for (std::size_t i = 0; i < slots_.size(); ++i) {
     const bool req = slots_[i].alive && slots_[i].joined_at <= version_;
@@ -636,6 +654,14 @@ void Aggregator::apply(const std::vector<Contribution>& pushes) {
   for (const auto& p : pushes) slots_[static_cast<std::size_t>(p.slot)].last_version = version_;
   recent_.push_back(std::move(sc));
   while (recent_.size() > 4096) recent_.pop_front();
+  if (leader()) {
+    Commit c{version_, timeline_, {}};
+    for (const auto& p : pushes) c.pushes.insert(c.pushes.end(), {p.slot, static_cast<int64_t>(p.incarnation), p.step});
+    commits_.push_back(std::move(c));
+    // A follower lags shard 0 by the commits no trainer has relayed yet: a
+    // step or two; far more than that is kept.
+    while (commits_.size() > 256) commits_.pop_front();
+  }
   m.version = version_;
   m.samples = n;
   m.apply_us = micros_since(t);
@@ -722,6 +748,53 @@ std::vector<StepMetric> Aggregator::metrics(int64_t since) {
   return {it, metrics_.end()};
 }
 
+void Aggregator::follow(const std::vector<Commit>& commits) {
+  for (const Commit& c : commits)
+    // Another timeline's (before a rollback), one applied already, or beyond
+    // what any trainer can relay (a bogus one): ignored.
+    if (c.timeline == timeline_ && c.version > version_ && c.version <= version_ + 256) relayed_.emplace(c.version, c);
+  apply_commits();
+}
+
+void Aggregator::apply_commits() {
+  while (!relayed_.empty() && !finished()) {
+    auto it = relayed_.begin();
+    if (it->first <= version_) {
+      relayed_.erase(it);
+      continue;
+    }
+    if (it->first != version_ + 1) return;  // a gap: a later relay brings the missing one
+    const std::vector<int64_t> named = it->second.pushes;
+    std::vector<Contribution> pushes;
+    for (std::size_t j = 0; j + 2 < named.size(); j += 3) {
+      if (named[j] < 0 || named[j] >= job_.trainers) {
+        relayed_.erase(it);  // not one of shard 0's: nothing to apply it to
+        return;
+      }
+      const auto slot = static_cast<std::size_t>(named[j]);
+      const Partial& p = pending_[slot];
+      const bool same_step = lockstep() ? p.version == version_ : p.step == named[j + 2];
+      // Not here: a trainer sends shard 0 its last bucket only after we
+      // acknowledged ours, so this is not a push of this run's trainers.
+      // Wait rather than apply another set than shard 0 did.
+      if (!complete(p) || static_cast<int64_t>(p.incarnation) != named[j + 1] || !same_step) return;
+      pushes.push_back(contribution(slot));
+    }
+    relayed_.erase(it);
+    apply(pushes);
+    if (lockstep()) {
+      for (auto& p : pending_) p.reset();  // what shard 0 did not apply is dropped with the step
+      for (auto& s : slots_) s.next_step = version_;
+    } else {
+      for (const auto& c : pushes) {
+        slots_[static_cast<std::size_t>(c.slot)].next_step = c.step + 1;
+        pending_[static_cast<std::size_t>(c.slot)].reset();
+      }
+    }
+    after_version();
+  }
+}
+
 void Aggregator::member_died(ActorId actor, Incarnation inc) {
   int64_t& dead = dead_.try_emplace(actor, -1).first->second;
   if (static_cast<int64_t>(inc) <= dead) return;  // already known
@@ -731,8 +804,11 @@ void Aggregator::member_died(ActorId actor, Incarnation inc) {
     Slot& s = slots_[i];
     if (s.actor != actor || s.incarnation > inc || !s.alive) continue;
     s.alive = false;
-    if (pending_[i].active) {
-      pending_[i].reset();  // no gradient of a dead incarnation is applied, nor its buckets received so far
+    // No gradient of a dead incarnation is applied, nor its buckets received
+    // so far; except that a follower keeps a complete push until shard 0's
+    // commit says whether it applied it (the trainer finished its step first).
+    if (pending_[i].active && !(follower() && complete(pending_[i]))) {
+      pending_[i].reset();
       ++stats_.discarded;
     }
     if (ledger_) ledger_->release(static_cast<int>(i));  // its batch goes to a survivor or its replacement

@@ -33,6 +33,19 @@
 // shard 0 refuses one that names a batch it did not hand that trainer (the
 // trainer joins again) or a sample count the batch does not have.
 //
+// Several shards: shard 0 decides, the others follow. Shard 0 applies a
+// version from the pushes it has (as with one shard) and logs which pushes
+// those were (Commit). The other shards never decide on their own: they apply
+// a version only when a trainer relays shard 0's commit of it (in its pull,
+// right after pulling shard 0), with exactly the pushes it names, and drop
+// the rest. A trainer sends shard 0 the last bucket of a step only once every
+// other shard has acknowledged its buckets of that step, so whatever shard 0
+// applied, the others hold. So every slice is stepped with the same batches,
+// in the same order, whoever dies between its pushes: no batch is applied on
+// one slice and handed out again on shard 0, nor applied on shard 0 and
+// missing from another slice. Until the commit is relayed, a dead trainer's
+// complete push stays at the other shards (shard 0 may have applied it).
+//
 // Faults (docs/FAULTS.md):
 // - Pushes are de-duplicated per (slot, incarnation, version/step) and bucket
 //   (offset, size); fencing applies to every bucket. A push or
@@ -147,7 +160,13 @@ class Aggregator {
 
   [[nodiscard]] bool lockstep() const { return job_.mode == Consistency::sync || job_.mode == Consistency::backup; }
   [[nodiscard]] bool finished() const;
+  /// Several shards: shard 0 decides what a version applies; the others follow its commits.
+  [[nodiscard]] bool follower() const { return shard_ > 0 && job_.shards > 1; }
+  [[nodiscard]] bool leader() const { return shard_ == 0 && job_.shards > 1; }
   void try_complete();
+  /// A follower: keeps the relayed commits it has not applied and applies the next ones whose pushes it holds.
+  void follow(const std::vector<Commit>& commits);
+  void apply_commits();
   void apply(const std::vector<Contribution>& pushes);
   /// Checks bucket r against the slot's partial push and adds it; returns accepted or duplicate.
   /// Throws Exception(invalid_argument) for a malformed bucket, leaving the partial push as it was.
@@ -158,7 +177,8 @@ class Aggregator {
   void after_version();
   void check_epochs();
   void close_epoch(const EpochLedger& ledger);
-  [[nodiscard]] Weights weights_for(int slot);
+  /// The weights for a pull of `slot` (-1: an observer); shard 0 of several adds its commits after `since`.
+  [[nodiscard]] Weights weights_for(int slot, int64_t since);
   /// The batch a push names, or the one handed to its slot (an older sender names none).
   [[nodiscard]] BatchId batch_of(const PushRequest& r);
   /// False when a push names a batch that shard 0 did not hand its trainer; throws
@@ -203,6 +223,8 @@ class Aggregator {
   int64_t ckpt_version_ = -1, prev_ckpt_version_ = -1;  // versions of the kept checkpoints
   std::map<ActorId, int64_t> dead_;  // the newest incarnation of each trainer reported dead
   std::deque<StepContributors> recent_;
+  std::deque<Commit> commits_;           // shard 0 of several: the last versions' commits, oldest first
+  std::map<int64_t, Commit> relayed_;    // a follower: commits relayed ahead of their pushes, by version
   // work
   std::optional<BatchLedger> ledger_;  // shard 0 only
   int64_t finish_at_ = -1;             // other shards: the version the run finished at, once told

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <vector>
 
 namespace troupe::train {
 
@@ -22,6 +23,23 @@ std::string escape(const std::string& s) {
     else o += c;
   }
   return o;
+}
+
+/// Round tick values covering [lo, hi]: steps of 1, 2 or 5 times a power of
+/// ten, about `want` of them (epochs 0, 2, 4 … rather than 0.01919, 2.514 …).
+std::vector<double> ticks(double lo, double hi, int want) {
+  const double raw = (hi - lo) / want;
+  const double mag = std::pow(10.0, std::floor(std::log10(raw)));
+  double step = mag;
+  for (double m : {1.0, 2.0, 5.0, 10.0})
+    if (m * mag >= raw) {
+      step = m * mag;
+      break;
+    }
+  std::vector<double> out;
+  for (double t = std::ceil(lo / step) * step; t <= hi + step * 1e-9; t += step)
+    out.push_back(std::fabs(t) < step * 1e-9 ? 0.0 : t);
+  return out;
 }
 
 std::string panel(double x0, double y0, double w, double h, const std::string& title, const std::vector<Curve>& curves) {
@@ -44,15 +62,15 @@ std::string panel(double x0, double y0, double w, double h, const std::string& t
        escape(title) + "</text>\n";
   s += "<rect x='" + num(L) + "' y='" + num(T) + "' width='" + num(R - L) + "' height='" + num(B - T) +
        "' fill='none' stroke='#888'/>\n";
-  for (int i = 0; i <= 4; ++i) {
-    const double y = ymin + (ymax - ymin) * i / 4.0, x = xmin + (xmax - xmin) * i / 4.0;
+  for (double y : ticks(ymin, ymax, 4)) {
     s += "<line x1='" + num(L) + "' x2='" + num(R) + "' y1='" + num(py(y)) + "' y2='" + num(py(y)) +
          "' stroke='#eee'/>\n";
     s += "<text x='" + num(L - 4) + "' y='" + num(py(y) + 4) + "' text-anchor='end' font-size='10'>" + num(y) +
          "</text>\n";
+  }
+  for (double x : ticks(xmin, xmax, 5))
     s += "<text x='" + num(px(x)) + "' y='" + num(B + 14) + "' text-anchor='middle' font-size='10'>" + num(x) +
          "</text>\n";
-  }
   s += "<text x='" + num((L + R) / 2) + "' y='" + num(B + 30) + "' text-anchor='middle' font-size='11'>epoch</text>\n";
   int row = 0;
   for (const auto& c : curves) {
@@ -81,8 +99,9 @@ std::string curves_svg(const std::string& title, const std::vector<Curve>& loss,
                   "' font-family='sans-serif'>\n<rect width='100%' height='100%' fill='white'/>\n";
   s += "<text x='" + num(W / 2) + "' y='16' text-anchor='middle' font-size='13' fill='#444'>" + escape(title) +
        "</text>\n";
-  s += panel(0, 10, W / 2, H - 10, "loss", loss);
-  s += panel(W / 2, 10, W / 2, H - 10, "accuracy", accuracy);
+  // The panels start below the title line, so their titles do not run into it.
+  s += panel(0, 24, W / 2, H - 24, "loss", loss);
+  s += panel(W / 2, 24, W / 2, H - 24, "accuracy", accuracy);
   return s + "</svg>\n";
 }
 

@@ -90,13 +90,26 @@ struct RollbackRequest {
 };
 
 /// Trainer → shard: the weights, once they are recent enough.
+/// Shard 0's decision of what one version applied, relayed by the trainers
+/// to the other shards, which apply exactly those pushes (aggregator.hpp,
+/// "Several shards"): so every slice of the model is stepped with the same
+/// batches, whoever dies between its pushes.
+struct Commit {
+  int64_t version = 0;          ///< the version the step produced
+  int64_t timeline = 0;         ///< shard 0's timeline when it applied it
+  std::vector<int64_t> pushes;  ///< [slot, incarnation, step] of each applied push, in slot order
+  MSGPACK_DEFINE_MAP(version, timeline, pushes);
+};
+
 struct PullRequest {
   int slot = 0;
   Incarnation incarnation = 0;
   int64_t min_version = 0;  ///< sync/backup: wait until this version exists
   int64_t step = 0;         ///< ssp: the step the trainer is about to compute
   int64_t timeline = -1;    ///< the shard's timeline at join (-1: do not check)
-  MSGPACK_DEFINE_MAP(slot, incarnation, min_version, step, timeline);
+  int64_t since = -1;       ///< to shard 0: send the commits of the versions after this one
+  std::vector<Commit> commits;  ///< to the other shards: shard 0's commits, relayed
+  MSGPACK_DEFINE_MAP(slot, incarnation, min_version, step, timeline, since, commits);
 };
 
 /// Shard → trainer: the shard's slice of the weights at `version`. Shard 0
@@ -109,7 +122,8 @@ struct Weights {
   int epoch = 0;
   bool finished = false;
   double progress = -1;  ///< shard 0: the share of the run's batches settled (the learning rate's clock)
-  MSGPACK_DEFINE_MAP(version, w, batch, epoch, finished, progress);
+  std::vector<Commit> commits;  ///< shard 0 of several: its commits after the pull's `since`, oldest first
+  MSGPACK_DEFINE_MAP(version, w, batch, epoch, finished, progress, commits);
 };
 
 /// Trainer → shard: one bucket of the gradient slice of one step (DDP-style:

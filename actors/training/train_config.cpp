@@ -1,7 +1,9 @@
 #include "actors/training/train_config.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -9,6 +11,8 @@
 #include <sstream>
 
 #include <toml++/toml.h>
+
+#include "runtime/memory_budget.hpp"
 
 namespace troupe::train {
 
@@ -139,6 +143,15 @@ void readable_file(Reader& r, const std::string& sec, const std::string& key, co
     toml::value<std::string> v(path);
     r.fail(sec, key, &v, "must name a readable file (" + std::string(std::strerror(errno)) + ")");
   }
+  // Only regular files: /dev/zero or a FIFO would be read until memory runs out, or forever.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    toml::value<std::string> v(path);
+    r.fail(sec, key, &v, std::string("must name a regular file, not ") +
+                             (S_ISCHR(st.st_mode) ? "a character device" : S_ISBLK(st.st_mode) ? "a block device"
+                                                : S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISDIR(st.st_mode) ? "a folder"
+                                                                                                      : "a special file"));
+  }
 }
 
 TrainConfig parse(const toml::table& root, const std::string& source) {
@@ -263,6 +276,22 @@ TrainConfig parse(const toml::table& root, const std::string& source) {
   int64_t params = 0;
   for (std::size_t i = 0; i + 1 < j.sizes.size(); ++i) params += j.sizes[i] * j.sizes[i + 1] + j.sizes[i + 1];
   j.shards = static_cast<int>(r.integer("cluster", "shards", 1, 1, std::min<int64_t>(256, params)));
+  {
+    // Before anything is allocated: a trainer holds the parameters and their
+    // gradients, and two activations of the widest layer per sample of a
+    // batch (float32). Sizes ≤ 10^6 keep every product within int64.
+    int64_t widest = 0;
+    for (int64_t s : j.sizes) widest = std::max(widest, s);
+    const uint64_t need = uint64_t{8} * static_cast<uint64_t>(params) +
+                          uint64_t{8} * static_cast<uint64_t>(j.batch) * static_cast<uint64_t>(widest) *
+                              static_cast<uint64_t>(j.sizes.size());
+    const uint64_t budget = memory_budget_bytes();
+    if (need > budget)
+      r.fail("model", "layers", r.get("model", "layers"),
+             "has " + std::to_string(params) + " parameters: a trainer needs " + std::to_string(need) +
+                 " bytes for them, their gradients and a batch's activations, more than the " +
+                 std::to_string(budget) + " this process may allocate");
+  }
 
   // mode parameters, checked against [cluster]
   j.backup = static_cast<int>(r.integer("training", "backup", j.mode == Consistency::backup ? 1 : 0,

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 
 #include <unistd.h>
@@ -95,6 +96,15 @@ class JobRun {
   Clock::time_point t_start_ = Clock::now(), t_epoch_ = Clock::now();
   int64_t last_version_ = 0, epoch_start_version_ = 0, epoch_start_samples_ = 0, total_samples_ = 0;
   double loss_ema_ = NAN;
+  // The progress line's rates, over the last few seconds (not since the
+  // epoch began: its first steps alone would give thousands of steps/s).
+  struct RatePoint {
+    Clock::time_point t;
+    int64_t version, samples;
+  };
+  std::deque<RatePoint> rate_window_;
+  double steps_per_s_ = 0, samples_per_s_ = 0;
+  void update_rates();
   std::vector<JobEpoch> rows_;
   std::vector<EpochLedger> ledgers_;
   std::vector<float> best_params_, last_params_;
@@ -230,6 +240,20 @@ bool JobRun::end_epoch(const EpochSummary& sum) {
   return sum.final_epoch;
 }
 
+void JobRun::update_rates() {
+  const auto now = Clock::now();
+  rate_window_.push_back({now, last_version_, total_samples_});
+  // Keep one point at least 2 s old as the window's start, none older.
+  while (rate_window_.size() > 2 && now - rate_window_[1].t >= std::chrono::seconds(2)) rate_window_.pop_front();
+  const RatePoint& from = rate_window_.front();
+  const double dt = std::chrono::duration<double>(now - from.t).count();
+  if (dt < 0.5) return;  // too short to say: keep the last rates (0 at the start)
+  const bool lockstep = job_.mode == Consistency::sync || job_.mode == Consistency::backup;
+  const double steps = static_cast<double>(last_version_ - from.version) / (lockstep ? 1.0 : job_.trainers);
+  steps_per_s_ = steps / dt;
+  samples_per_s_ = static_cast<double>(total_samples_ - from.samples) / dt;
+}
+
 void JobRun::check_health() {
   auto st = cluster_.state(5s);
   if (!st.ok()) return;  // the scheduler away (restarting): the actors train on
@@ -307,15 +331,14 @@ TrainOutcome JobRun::run() {
         return ended("FAILED", e);
       }
       take_metrics();
-      const double es = std::max(1e-9, seconds_since(t_epoch_));
+      update_rates();
       // An epoch lasts until its ledger is complete: steps_per_epoch without faults, more with them.
       const int64_t in_epoch = std::max<int64_t>(0, last_version_ - epoch_start_version_);
       const bool lockstep = job_.mode == Consistency::sync || job_.mode == Consistency::backup;
       const int64_t lockstep_steps = lockstep ? in_epoch : in_epoch / job_.trainers;
       reporter_.set_epoch_step(lockstep_steps);
-      out_.on_progress(TrainProgress{e_ + 1, epochs_total_, lockstep_steps, job_.steps_per_epoch,
-                                     static_cast<double>(in_epoch) / es,
-                                     static_cast<double>(total_samples_ - epoch_start_samples_) / es, loss_ema_});
+      out_.on_progress(TrainProgress{e_ + 1, epochs_total_, lockstep_steps, job_.steps_per_epoch, steps_per_s_,
+                                     samples_per_s_, loss_ema_});
       if (pending.wait(200ms)) {
         auto sum = pending.result();
         if (!sum.ok()) throw Exception(sum.error());

@@ -156,6 +156,7 @@ bool Trainer::join_all(std::stop_token st) {
       }
       if (ok) {
         timeline_ = replies[0].timeline;
+        relayed_ = lo->version;
         version_ = lockstep ? vmax : replies[0].version;
         step_ = replies[0].next_step;
         for (const auto& r : replies) step_ = std::min(step_, r.next_step);
@@ -242,15 +243,16 @@ Future<Batch> Trainer::fetch(BatchId b) {
   return loaders_[static_cast<std::size_t>(loader_of(job_, b.slot))].call(&ShardLoader::batch, b.slot, b.step);
 }
 
-bool Trainer::step_once(std::stop_token) {
-  const bool lockstep = job_.mode == Consistency::sync || job_.mode == Consistency::backup;
-  const auto t0 = Clock::now();
-  // 1. weights
-  const PullRequest pr{slot_, incarnation_, version_, step_, timeline_};
-  std::vector<Future<Weights>> pulls;
-  for (auto& s : shards_) pulls.push_back(s.call(&Aggregator::pull, pr));
-  std::vector<Weights> w;
-  for (std::size_t i = 0; i < pulls.size(); ++i) {
+bool Trainer::pull_all(std::vector<Weights>& w) {
+  PullRequest pr{slot_, incarnation_, version_, step_, timeline_, relayed_, {}};
+  // Shard 0 first: the other shards apply what it decided (aggregator.hpp,
+  // "Several shards"), which this pull relays to them.
+  std::vector<Future<Weights>> pulls{shards_[0].call(&Aggregator::pull, pr)};
+  for (std::size_t i = 0; i < shards_.size(); ++i) {
+    if (i == 1) {
+      pr.commits = w[0].commits;
+      for (std::size_t k = 1; k < shards_.size(); ++k) pulls.push_back(shards_[k].call(&Aggregator::pull, pr));
+    }
     auto r = pulls[i].result(kPullTimeout);
     if (!r.ok()) {
       std::fprintf(stderr, "trainer %d: pull from shard %zu: %s\n", slot_, i, r.error().to_string().c_str());
@@ -258,6 +260,19 @@ bool Trainer::step_once(std::stop_token) {
     }
     w.push_back(std::move(r.value()));
   }
+  if (w.size() > 1) {
+    relayed_ = w[1].version;
+    for (std::size_t k = 2; k < w.size(); ++k) relayed_ = std::min(relayed_, w[k].version);
+  }
+  return true;
+}
+
+bool Trainer::step_once(std::stop_token) {
+  const bool lockstep = job_.mode == Consistency::sync || job_.mode == Consistency::backup;
+  const auto t0 = Clock::now();
+  // 1. weights
+  std::vector<Weights> w;
+  if (!pull_all(w)) return false;
   const int64_t version = w[0].version;
   const BatchId id = w[0].batch;  // shard 0 hands out the work (batch_ledger.hpp)
   if (lockstep) step_ = version;
@@ -306,12 +321,14 @@ bool Trainer::step_once(std::stop_token) {
   const auto t1 = Clock::now();
   // 3. forward/backward; each bucket goes out as soon as backward has finished its layers
   Tensor grad = grad_pool_.get(DType::f32, {num_params_});
+  std::vector<Future<PushReply>> others;  // this step's pushes to the shards after 0
   auto send = [&](const GradBucket& k, const kernels::BatchStats& bs) {
     const auto shard = static_cast<std::size_t>(k.shard);
     PushRequest p{slot_, self_, incarnation_, version, step_, batch.samples, bs.loss_sum, bs.correct,
                   grad.slice(k.begin, k.end), timeline_, k.begin - ranges_[shard].first, k.last, id, w[0].epoch,
                   w[0].progress};
     pushes_.push_back(shards_[shard].call(&Aggregator::push, p));
+    if (shard > 0) others.push_back(pushes_.back());
   };
   const std::size_t held = buckets_.size() - 1;  // shard 0's final bucket waits for the loss statistics
   std::size_t next = 0;
@@ -331,10 +348,18 @@ bool Trainer::step_once(std::stop_token) {
     }
   }
   while (next < held) send(buckets_[next++], {});
-  send(buckets_.back(), stats);  // shard 0 carries the loss statistics (aggregator.hpp)
+  // Shard 0 applies this push only once it has its last bucket: send that
+  // only when every other shard holds its part, so whatever shard 0 applies,
+  // the others can apply too (aggregator.hpp, "Several shards").
+  bool ok = true, send_last = true;
+  for (auto& f : others) {
+    auto r = f.result(kControlTimeout);
+    if (!r.ok() || r.value().status == PushReply::rejoin || r.value().status == PushReply::stale) ok = send_last = false;
+    else if (r.value().status == PushReply::dropped) send_last = false;  // a straggler: the step went on without it
+  }
+  if (send_last) send(buckets_.back(), stats);  // shard 0 carries the loss statistics (aggregator.hpp)
   const auto t2 = Clock::now();
   // 4. errors of earlier pushes (a restarted shard) send us back to join
-  bool ok = true;
   std::erase_if(pushes_, [&](const Future<PushReply>& f) {
     if (!f.ready()) return false;
     auto r = f.result(std::chrono::milliseconds(0));

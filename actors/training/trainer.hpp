@@ -59,6 +59,8 @@ class Trainer {
   bool join_all(std::stop_token st);
   bool reconcile(const std::vector<JoinReply>& replies, std::string& why);
   bool step_once(std::stop_token st);
+  /// The weights of every shard: shard 0's first, then the others', relaying shard 0's commits to them.
+  bool pull_all(std::vector<Weights>& w);
   Future<Batch> fetch(BatchId b);
 
   JobSpec job_;
@@ -78,6 +80,7 @@ class Trainer {
   int64_t version_ = 0;  // of the weights last pulled
   int64_t step_ = 0;     // data cursor
   int64_t timeline_ = -1;  // the shards' timeline at the last join
+  int64_t relayed_ = -1;   // the other shards' lowest version seen: shard 0's commits after it are relayed
   int64_t joins_ = 0;
   bool finished_ = false;  // shard 0 said the run is finished
   std::optional<Future<Batch>> next_batch_;

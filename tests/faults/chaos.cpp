@@ -87,6 +87,9 @@ struct Run {
   // From the observed steps, independently of the ledger: versions never seen,
   // and the batches of the epochs trained other than exactly once.
   int64_t versions_unseen = 0, batches_missing = 0, batches_repeated = 0;
+  // Several shards: versions whose batches every shard reported, and those
+  // where a shard's differ from shard 0's (a slice stepped with other batches).
+  int64_t versions_compared = 0, slices_disagree = 0;
 };
 
 /// Checks the steps observed against the epochs' batches: every (slot, step)
@@ -296,12 +299,22 @@ Run train_once(const Cluster& cluster, const train::JobSpec& job, const Options&
     }
   }
   // Final steps, counters, restarts.
+  std::map<int64_t, std::vector<int64_t>> batches0;  // shard 0's last steps: version -> batches
   for (int s = 0; s < job.shards; ++s) {
     auto st = shards[static_cast<std::size_t>(s)].call(&train::Aggregator::stats, int64_t{4096}).result(10s);
     if (!st.ok()) continue;
     if (s == 0) {
-      for (const auto& r : st->recent) run.steps_seen[r.version] = r;
+      for (const auto& r : st->recent) {
+        run.steps_seen[r.version] = r;
+        batches0[r.version] = r.batches;
+      }
       run.steps = st->progress.version;
+    }
+    for (const auto& r : st->recent) {
+      auto it = batches0.find(r.version);
+      if (s == 0 || it == batches0.end()) continue;
+      ++run.versions_compared;
+      if (it->second != r.batches) ++run.slices_disagree;
     }
     run.stale_rejected += st->progress.stale_incarnation;
     run.discarded += st->progress.discarded;
@@ -347,7 +360,8 @@ std::string run_json(const Run& r, bool with_steps) {
     << ",\"deaths_seen_by_shard0\":" << r.deaths_seen << ",\"shard_rollbacks\":" << r.rollbacks
     << ",\"trainer_shard_waits\":" << r.shard_waits << ",\"trainer_shard_wait_max_s\":" << jnum(r.shard_wait_max_s)
     << ",\"versions_unseen\":" << r.versions_unseen << ",\"batches_missing\":" << r.batches_missing
-    << ",\"batches_repeated\":" << r.batches_repeated << ",\"ledger\":[";
+    << ",\"batches_repeated\":" << r.batches_repeated << ",\"versions_compared_across_shards\":" << r.versions_compared
+    << ",\"slices_disagree\":" << r.slices_disagree << ",\"ledger\":[";
   for (std::size_t i = 0; i < r.ledger.size(); ++i) {
     const auto& e = r.ledger[i];
     j << (i ? "," : "") << "{\"epoch\":" << e.epoch << ",\"batches\":" << e.batches << ",\"samples_expected\":"
@@ -512,7 +526,8 @@ int main(int argc, char** argv) {
   const bool ledger_ok = static_cast<int>(chaos.ledger.size()) == (job.total_steps + job.steps_per_epoch - 1) /
                                                                          job.steps_per_epoch &&
                          total.samples_skipped() == 0 && total.samples_duplicated == 0 &&
-                         chaos.versions_unseen == 0 && chaos.batches_missing == 0 && chaos.batches_repeated == 0;
+                         chaos.versions_unseen == 0 && chaos.batches_missing == 0 && chaos.batches_repeated == 0 &&
+                         chaos.slices_disagree == 0;
   const int planned = o.trainer_kills > 0 ? o.trainer_kills : o.min_kills;
   const bool kills_ok = (o.trainer_kills > 0 ? trainer_kills == planned : trainer_kills >= planned) &&
                         (!o.shard_kill || !shard_rec.empty()) &&
@@ -539,6 +554,9 @@ int main(int argc, char** argv) {
       << " batch(es) redone after a fault, " << total.batches_stolen << " trained by another trainer)\n"
       << "  observed steps: " << chaos.steps_seen.size() << " of " << chaos.steps << " versions (" << chaos.versions_unseen
       << " unseen); batches missing " << chaos.batches_missing << ", trained more than once " << chaos.batches_repeated
+      << (job.shards > 1 ? "; versions where another shard applied other batches: " +
+                               std::to_string(chaos.slices_disagree) + " of " + std::to_string(chaos.versions_compared)
+                         : std::string())
       << (ledger_ok ? "" : "  <- LEDGER CHECK FAILED") << "\n";
   sum << "  kills: " << trainer_kills << " trainer(s) (" << (o.trainer_kills > 0 ? "" : "at least ") << planned
       << " planned), " << shard_rec.size()

@@ -124,6 +124,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
 
   troupe::Limits limits;
   limits.max_depth = 16;  // small enough that the fuzzer reaches it
+  if (has_header) {
+    // What a server answers to a header: never throws; a good call is answered with its own id.
+    const auto answer = troupe::answerable_header(header_copy, limits);
+    const auto h = troupe::decode_header(header_copy, limits);
+    if (h.ok() && h->kind == troupe::Kind::call && (!answer || answer->call_id != h->call_id))
+      fail("answerable_header disagrees with decode_header on a good call header");
+  }
   auto msg = troupe::decode(std::move(frames), limits);
   if (!msg.ok()) {
     const auto code = msg.error().code;

@@ -313,3 +313,79 @@ TEST_CASE("shard 0 hands out batches with the weights and refuses a push for a b
   CHECK(l[0].batches_redone == 1);
   CHECK(l[0].samples_trained == 4);
 }
+
+namespace {
+
+/// Slot `slot`'s whole push for `version` to shard `a` (its slice of grad_of).
+PushRequest slice_push(Aggregator& a, int slot, int64_t version) {
+  const Progress p = a.progress();
+  const auto g = grad_of(slot, version);
+  PushRequest r = bucket(slot, 0, version, kWhole[0]);
+  r.grad = Tensor::from_floats(std::span<const float>(g.data() + p.begin, static_cast<std::size_t>(p.end - p.begin)));
+  return r;
+}
+
+Weights pulled(Aggregator& a, PullRequest r) {
+  Weights w;
+  bool done = false;
+  a.pull(std::move(r)).on_done([&](const Result<Weights>& res) {
+    REQUIRE(res.ok());
+    w = res.value();
+    done = true;
+  });
+  REQUIRE(done);
+  return w;
+}
+
+std::vector<int64_t> contributors_of_last(Aggregator& a) {
+  const auto s = a.stats(1);
+  REQUIRE(s.recent.size() == 1);
+  return s.recent[0].contributors;  // [slot, incarnation, samples] each
+}
+
+}  // namespace
+
+TEST_CASE("several shards: the others apply exactly what shard 0 applied, whoever died between its pushes") {
+  JobSpec job = tiny_job();
+  job.shards = 2;
+  Aggregator s0(job, 0), s1(job, 1);
+  REQUIRE(s1.progress().begin > 0);
+  for (int slot = 0; slot < 2; ++slot) {
+    (void)s0.join(JoinRequest{slot, actor_of(slot), 0, -1});
+    (void)s1.join(JoinRequest{slot, actor_of(slot), 0, -1});
+  }
+
+  SUBCASE("a trainer that pushed to shard 1, then died before shard 0 had its push, counts on neither") {
+    for (int slot = 0; slot < 2; ++slot) REQUIRE(s1.push(slice_push(s1, slot, 0)).status == PushReply::accepted);
+    REQUIRE(s0.push(slice_push(s0, 0, 0)).status == PushReply::accepted);
+    s0.member_died(actor_of(1), 0);
+    s1.member_died(actor_of(1), 0);
+    CHECK(s0.progress().version == 1);  // without slot 1: its batch goes back to the ledger
+    CHECK(s1.progress().version == 0);  // a follower never steps on its own
+    const Weights w0 = pulled(s0, PullRequest{0, 0, 1, 1, 0, -1, {}});
+    REQUIRE(w0.commits.size() == 1);
+    CHECK(w0.commits[0].version == 1);
+    CHECK(w0.commits[0].pushes == std::vector<int64_t>{0, 0, 0});
+    const Weights w1 = pulled(s1, PullRequest{0, 0, 1, 1, 0, -1, w0.commits});
+    CHECK(w1.version == 1);
+    CHECK(contributors_of_last(s1) == std::vector<int64_t>{0, 0, 4});
+    CHECK(contributors_of_last(s0) == contributors_of_last(s1));
+  }
+  SUBCASE("a trainer that completed both pushes and then died counts on both") {
+    for (int slot = 0; slot < 2; ++slot) {
+      REQUIRE(s1.push(slice_push(s1, slot, 0)).status == PushReply::accepted);
+      REQUIRE(s0.push(slice_push(s0, slot, 0)).status == PushReply::accepted);
+    }
+    s1.member_died(actor_of(1), 0);  // before the commit reaches shard 1: its push is kept
+    const Weights w0 = pulled(s0, PullRequest{0, 0, 1, 1, 0, -1, {}});
+    const Weights w1 = pulled(s1, PullRequest{0, 0, 1, 1, 0, -1, w0.commits});
+    CHECK(w1.version == 1);
+    CHECK(contributors_of_last(s1) == std::vector<int64_t>{0, 0, 4, 1, 0, 4});
+  }
+  SUBCASE("commits of another timeline, or far ahead, are ignored") {
+    for (int slot = 0; slot < 2; ++slot) REQUIRE(s1.push(slice_push(s1, slot, 0)).status == PushReply::accepted);
+    const Commit other{1, 7, {0, 0, 0}}, far{900, 0, {0, 0, 0}};
+    CHECK(pulled(s1, PullRequest{-1, 0, 0, 0, -1, -1, {other, far}}).version == 0);
+    CHECK(pulled(s1, PullRequest{0, 0, 0, 0, 0, -1, {other, far}}).version == 0);
+  }
+}

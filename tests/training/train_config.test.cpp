@@ -2,6 +2,9 @@
 // value and what is allowed; a good config parses to the job it describes.
 #include <doctest/doctest.h>
 
+#include <stdlib.h>
+#include <unistd.h>
+
 #include <string>
 
 #include "actors/training/train_config.hpp"
@@ -10,10 +13,20 @@ using namespace troupe::train;
 
 namespace {
 
+/// A readable regular file for the data keys (the config checks that much; not its contents).
+std::string regular_file() {
+  std::string path = "/tmp/troupe-config-test-XXXXXX";
+  const int fd = ::mkstemp(path.data());  // at static initialisation: no doctest assertion yet
+  if (fd >= 0) ::close(fd);
+  return path;
+}
+
+const std::string kData = regular_file();
+
 const std::string kGood = R"(
 [data]
-train_images = "/dev/null"
-train_labels = "/dev/null"
+train_images = ")" + kData + R"("
+train_labels = ")" + kData + R"("
 validation_split = 0.2
 [model]
 layers = [784, 100, 100, 1]
@@ -107,6 +120,10 @@ TEST_CASE("each bad config value gives its one-line error naming key, value and 
       {"model", "backend = \"tpu\"", "[model] backend = \"tpu\": must be one of cpu, cuda"},
       {"data", "validation_split = 1.0", "[data] validation_split = 1.0: must be a number in [0, 1)"},
       {"data", "train_images = \"/no/such/file\"", "[data] train_images = \"/no/such/file\": must name a readable file"},
+      {"data", "train_labels = \"/dev/zero\"", "[data] train_labels = \"/dev/zero\": must name a regular file, not a character device"},
+      {"data", "train_images = \"/tmp\"", "[data] train_images = \"/tmp\": must name a regular file, not a folder"},
+      {"model", "layers = [784, 1000000, 1000000, 10]",
+       "[model] layers = [784, 1000000, 1000000, 10]: has 1000796000010 parameters: a trainer needs"},
       {"data", "positive_classes = []", "[data] positive_classes = []: must be a non-empty array of distinct integers"},
       {"cluster", "trainers = 0", "[cluster] trainers = 0: must be an integer in [1, 256]"},
       {"cluster", "loaders = 3", "[cluster] loaders = 3: must be an integer in [1, 2]"},

@@ -48,6 +48,9 @@ int main(int argc, char** argv) {
   sched->add_option("--http-port", so.http_port, "HTTP port for /api/state and /metrics (-1: none)")->capture_default_str();
   sched->add_option("--http-host", so.http_host, "HTTP address")->capture_default_str();
   sched->add_option("--journal", so.journal_dir, "journal directory");
+  sched->add_option("--max-message-bytes", so.max_message_bytes,
+                    "the largest message accepted (default 256 MiB; docs/LIMITS.md)")
+      ->check(CLI::Range(std::size_t{4096}, std::size_t{1} << 32));
   sched->add_option("--heartbeat-timeout-ms", hb_ms, "declare a worker dead after this silence")->capture_default_str();
   sched->add_option("--restart-backoff-ms", backoff_ms, "delay before an actor's first restart; doubles per restart")
       ->capture_default_str()->check(CLI::Range(int64_t{0}, int64_t{3'600'000}));
@@ -66,6 +69,12 @@ int main(int argc, char** argv) {
   work->add_option("--gpus", wo.gpus, "GPUs to offer")->capture_default_str();
   work->add_option("--memory-mb", wo.memory_mb, "memory to offer");
   work->add_option("--log-dir", wo.log_dir, "per-actor log files");
+  work->add_option("--max-message-bytes", wo.max_message_bytes,
+                   "the largest message this worker and its actors accept (default 256 MiB; docs/LIMITS.md)")
+      ->check(CLI::Range(std::size_t{4096}, std::size_t{1} << 32));
+  work->add_option("--code-path-allow", wo.code_path_allow,
+                   "a folder actor libraries may be loaded from, checked on the real path (repeatable; default: the "
+                   "build's and install's library folders)");
 
   // troupe up
   int up_workers = 1;
@@ -79,6 +88,9 @@ int main(int argc, char** argv) {
   up->add_option("--bind", uo.bind, "scheduler control endpoint")->capture_default_str();
   up->add_option("--http-port", uo.http_port, "HTTP port (-1: none)")->capture_default_str();
   up->add_option("--log-dir", up_log_dir, "per-actor log files");
+  std::vector<std::string> up_code_path_allow;
+  up->add_option("--code-path-allow", up_code_path_allow,
+                 "a folder actor libraries may be loaded from (repeatable; default: the build's and install's)");
 
   // troupe actor (started by workers)
   troupe::ActorProcessOptions ao;
@@ -89,6 +101,7 @@ int main(int argc, char** argv) {
   actor->add_option("--incarnation", ao.incarnation)->required();
   actor->add_option("--code-path", ao.code_paths, "shared library with TROUPE_ACTOR classes");
   actor->add_option("--lease-fd", ao.lease_fd, "the worker's serving lease (a shared page it passes)");
+  actor->add_option("--max-message-bytes", ao.max_message_bytes, "the largest message accepted (its worker's)");
   actor->group("");  // internal: hidden from --help
 
   troupe::cli::add_inspection_commands(app);
@@ -148,6 +161,7 @@ int main(int argc, char** argv) {
         w.cpus = up_cpus;
         w.log_dir = log_dir + "/worker-" + std::to_string(i + 1);
         w.leave_on_stop = false;  // all of it stops together: no restarts on the workers still stopping
+        w.code_path_allow = up_code_path_allow;
         workers.push_back(std::make_unique<troupe::Worker>(w));
         workers.back()->start();
       }

@@ -2,22 +2,19 @@
 
 #include <unistd.h>
 
-#include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <optional>
 
-#include "actors/dataset/dataset.hpp"
 #include "actors/training/job_driver.hpp"
 #include "actors/training/job_follower.hpp"
 #include "actors/training/train_config.hpp"
 #include "actors/training/train_console.hpp"
 #include "actors/training/train_job.hpp"
+#include "actors/training/train_prepare.hpp"
 #include "runtime/cluster.hpp"
 
 namespace troupe::cli {
@@ -34,33 +31,6 @@ std::atomic<int> g_stop_signal{0};
 extern "C" void on_stop_signal(int sig) {
   g_stop_signal.store(sig);
   std::signal(sig, SIG_DFL);
-}
-
-/// Checks that need the data: labels against the model's outputs. One line on failure.
-std::optional<std::string> check_labels(const TrainConfig& c, int64_t& file_samples) {
-  auto labels = dataset::read_labels(c.job.train_labels);
-  if (!labels.ok()) return c.source + ": [data] train_labels: " + labels.error().message;
-  file_samples = static_cast<int64_t>(labels->size());
-  int32_t max_label = 0, min_label = 0;
-  for (int32_t l : *labels) {
-    int32_t m = l;
-    if (!c.job.positive_classes.empty())
-      m = std::find(c.job.positive_classes.begin(), c.job.positive_classes.end(), l) != c.job.positive_classes.end();
-    max_label = std::max(max_label, m);
-    min_label = std::min(min_label, m);
-  }
-  const int64_t outputs = c.job.sizes.back();
-  if (min_label < 0) return c.source + ": [data] train_labels: negative labels are not allowed";
-  if (c.job.loss == "softmax_ce" && max_label >= outputs)
-    return c.source + ": [model] layers: the last size is " + std::to_string(outputs) + " but labels go up to " +
-           std::to_string(max_label) + " (need at least " + std::to_string(max_label + 1) + " outputs)";
-  if (c.job.loss == "sigmoid_bce" && outputs == 1 && max_label > 1)
-    return c.source + ": [model] loss = \"bce\" with 1 output needs 0/1 labels, but they go up to " +
-           std::to_string(max_label) + " (set [data] positive_classes)";
-  if (c.job.loss == "sigmoid_bce" && outputs > 1 && max_label >= outputs)
-    return c.source + ": [model] layers: " + std::to_string(outputs) + " outputs but labels go up to " +
-           std::to_string(max_label);
-  return std::nullopt;
 }
 
 /// Paths as this process sees them, for a driver and actors whose working
@@ -209,22 +179,8 @@ int run_train(const TrainOptions& o) {
   }
   if (!o.output_dir.empty()) cfg->output_dir = o.output_dir;
   if (!o.progress.empty()) cfg->progress = o.progress;
-  int64_t file_samples = 0;
-  if (auto bad = check_labels(*cfg, file_samples)) {
-    std::fprintf(stderr, "troupe train: %s\n", bad->c_str());
-    return 2;
-  }
-  train::finalize(cfg->job, file_samples);
-  if (cfg->job.train_samples < cfg->job.trainers) {
-    std::fprintf(stderr, "troupe train: %s: only %lld training samples for %d trainers\n", cfg->source.c_str(),
-                 static_cast<long long>(cfg->job.train_samples), cfg->job.trainers);
-    return 2;
-  }
-  std::error_code ec;
-  std::filesystem::create_directories(cfg->output_dir, ec);
-  if (ec || ::access(cfg->output_dir.c_str(), W_OK) != 0) {
-    std::fprintf(stderr, "troupe train: %s: [output] dir = \"%s\": cannot create or write it (%s)\n",
-                 cfg->source.c_str(), cfg->output_dir.c_str(), ec ? ec.message().c_str() : std::strerror(errno));
+  if (auto ready = train::prepare_train_config(*cfg); !ready.ok()) {
+    std::fprintf(stderr, "troupe train: %s\n", ready.error().message.c_str());
     return 2;
   }
   if (cfg->name.empty()) cfg->name = std::filesystem::path(o.config).stem().string();
