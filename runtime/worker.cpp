@@ -64,6 +64,8 @@ Worker::Worker(Options options) : options_(std::move(options)) {
   ro.scheduler = options_.scheduler;
   ro.bind = "tcp://" + options_.host + ":*";
   ro.heartbeat = options_.heartbeat_interval;  // its connections' liveness follows the cluster's heartbeat
+  ro.keys = options_.keys;
+  ro.insecure = options_.insecure;
   runtime_ = std::make_unique<Runtime>(ro);
   Server& s = runtime_->server();
   s.set_description("a worker");
@@ -212,6 +214,9 @@ void Worker::on_start_actor(const Message& m, const Responder& r) {
   }
   // A GPU actor sees only its devices; a CPU actor sees none.
   spec.env.emplace_back("CUDA_VISIBLE_DEVICES", join(start->gpu_ids));
+  // The actor uses this worker's keys: the folder, never the secret itself,
+  // goes through the environment (readable by the same user only).
+  spec.env.emplace_back("TROUPE_KEYS", runtime_->keys() ? runtime_->keys()->dir : std::string("none"));
   const std::string base = start->name.empty() ? start->class_name : start->name;
   spec.log_path = options_.log_dir + "/" + base + "-" + std::to_string(start->actor) + ".log";
   {

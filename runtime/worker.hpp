@@ -35,6 +35,10 @@ class Worker {
     std::string log_dir;                 ///< per-actor log files; default /tmp/troupe-logs-<pid>
     std::string troupe_binary;           ///< `troupe` to exec for actors; default: found at run time
     std::chrono::milliseconds heartbeat_interval{500};
+    /// The cluster's keys (runtime/keys.hpp); null: found by find_keys()
+    /// unless `insecure`. Its actor processes get the same (TROUPE_KEYS).
+    KeysPtr keys;
+    bool insecure = false;
   };
 
   /// Binds its ROUTER; throws troupe::Exception when it cannot.
@@ -54,6 +58,8 @@ class Worker {
   [[nodiscard]] const std::string& endpoint() const;
   [[nodiscard]] NodeId node_id() const { return node_id_.load(); }
   [[nodiscard]] const std::string& log_dir() const { return options_.log_dir; }
+  /// Connections its ZAP handler refused. Thread-safe.
+  [[nodiscard]] uint64_t refused_connections() const { return runtime_->io().refused_connections(); }
 
  private:
   struct Running {
