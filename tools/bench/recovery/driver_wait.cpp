@@ -62,7 +62,8 @@ double round_ms(const std::string& troupe, const std::string& dir, int r) {
   auto cluster = troupe::Cluster::connect(control_endpoint(spec.log_path));
   // Four CPUs more than any node offers (there is none): it stays PENDING.
   troupe::ActorSpec never{.class_name = "Never", .name = "never", .resources = {.cpus = 4}};
-  auto info = cluster.spawn_spec(never);
+  // Cluster::spawn_spec is private: ask the scheduler directly, as spawn() does.
+  auto info = cluster.runtime().client().ask<troupe::ActorInfo>(cluster.address(), "spawn", never, 10s);
   if (!info.ok()) throw std::runtime_error("spawn: " + info.error().message);
   const auto& stats = cluster.runtime().client().stats();
   const uint64_t before = stats.calls_sent.load();
