@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 
 #include <array>
+#include <atomic>
 #include <filesystem>
 #include <functional>
 
@@ -325,4 +326,29 @@ TEST_CASE("an embedded cluster needs no set-up and its processes admit only its 
   CHECK(raw_call(info->endpoint, "add", std::make_tuple(1, 2)).empty());
   out.each([&](Outsider& o) { return as_void(o.ask<int>(info->endpoint, "add", std::make_tuple(1, 2))); });
   cluster.shutdown();
+}
+
+TEST_CASE("without the cluster's key a peer hears none of the scheduler's events") {
+  for (const auto& host : hosts()) {
+    CAPTURE(host);
+    RealCluster c(host);
+    auto hello = c.driver->runtime().client().ask<HelloReply>(c.endpoint, "hello", msgpack::type::nil_t(), 5s);
+    REQUIRE(hello.ok());
+    zmq::context_t ctx;
+    zmq::socket_t sub(ctx, zmq::socket_type::sub);
+    sub.set(zmq::sockopt::linger, 0);
+    sub.set(zmq::sockopt::subscribe, "");
+    sub.connect(hello->events_endpoint);
+    // A member's SUB beside it, to know when events went out.
+    std::atomic<int> heard{0};
+    c.driver->runtime().client().add_event_listener([&](const Event&) { ++heard; });
+    // Events until the member has heard several (an actor that fits nowhere: no process).
+    REQUIRE(eventually([&] {
+      auto probe = c.driver->spawn<Echo>({.cpus = 64});
+      (void)c.driver->kill(probe.id());
+      return heard.load() >= 4;
+    }, 10s));
+    zmq::pollitem_t item{sub.handle(), 0, ZMQ_POLLIN, 0};
+    CHECK(zmq::poll(&item, 1, 500ms) == 0);
+  }
 }
