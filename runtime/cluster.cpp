@@ -18,6 +18,7 @@ struct Cluster::Impl {
   std::unique_ptr<Runtime> owned;
   Runtime* runtime = nullptr;
   int http_port = 0;
+  std::string ephemeral_keys_dir;  // removed at shutdown, after every process that reads it
   std::mutex mutex;
   bool down = false;
 
@@ -32,6 +33,7 @@ struct Cluster::Impl {
     for (auto& w : workers) w->stop();
     workers.clear();
     if (scheduler) scheduler->stop();
+    if (!ephemeral_keys_dir.empty()) remove_keys_dir(ephemeral_keys_dir);
   }
   ~Impl() { shutdown(); }
 };
@@ -47,9 +49,12 @@ constexpr auto kControlTimeout = std::chrono::milliseconds(10000);
 
 std::shared_ptr<Cluster::Impl> connect_runtime(std::shared_ptr<Cluster::Impl> impl, const std::string& address,
                                                std::chrono::milliseconds timeout,
+                                               KeysPtr keys, bool insecure,
                                                std::chrono::milliseconds heartbeat = std::chrono::milliseconds(500)) {
   Runtime::Options ro;
   ro.scheduler = address;
+  ro.keys = std::move(keys);
+  ro.insecure = insecure;
   ro.heartbeat = heartbeat;
   impl->owned = std::make_unique<Runtime>(ro);
   impl->runtime = impl->owned.get();
@@ -63,7 +68,23 @@ std::shared_ptr<Cluster::Impl> connect_runtime(std::shared_ptr<Cluster::Impl> im
 
 Cluster Cluster::local(LocalOptions o) {
   auto impl = std::make_shared<Impl>();
+  KeysPtr keys;
+  if (keys_disabled()) o.secure = false;
+  if (o.secure) {
+    auto found = find_keys();
+    if (!found.ok()) throw Exception(found.error());
+    keys = found.value();
+    if (!keys) {
+      // Nothing to set up for the user: a pair of its own, private to this cluster.
+      auto fresh = ephemeral_keys();
+      if (!fresh.ok()) throw Exception(fresh.error());
+      impl->ephemeral_keys_dir = fresh->dir;
+      keys = std::make_shared<const ClusterKeys>(std::move(fresh.value()));
+    }
+  }
   Scheduler::Options so;
+  so.keys = keys;
+  so.insecure = !o.secure;
   so.bind = "tcp://" + o.host + ":*";
   so.http_port = o.http_port;
   so.http_host = o.host;
@@ -82,18 +103,20 @@ Cluster Cluster::local(LocalOptions o) {
     wo.cpus = cpus;
     wo.gpus = o.gpus_per_worker;
     wo.log_dir = log_dir + "/worker-" + std::to_string(i + 1);
+    wo.keys = keys;
+    wo.insecure = !o.secure;
     impl->workers.push_back(std::make_unique<Worker>(wo));
     impl->workers.back()->start();
   }
   for (auto& w : impl->workers)
     if (!w->wait_registered(kControlTimeout))
       throw Exception(Error(Errc::unavailable, "a local worker did not register within 10 s"));
-  return Cluster(connect_runtime(impl, impl->scheduler->endpoint(), kControlTimeout));
+  return Cluster(connect_runtime(impl, impl->scheduler->endpoint(), kControlTimeout, keys, !o.secure));
 }
 
 Cluster Cluster::connect(const std::string& address, ConnectOptions o) {
   auto impl = std::make_shared<Impl>();
-  connect_runtime(impl, address, o.timeout, o.heartbeat);
+  connect_runtime(impl, address, o.timeout, o.keys, false, o.heartbeat);
   auto hello = ask<HelloReply>(*impl->runtime, "hello", msgpack::type::nil_t(), o.timeout);
   if (hello.ok()) impl->http_port = hello->http_port;
   return Cluster(impl);
@@ -199,6 +222,7 @@ Result<ActorInfo> Cluster::lookup(const std::string& name) const {
 
 const std::string& Cluster::address() const { return impl_->runtime->client().scheduler(); }
 int Cluster::http_port() const { return impl_->http_port; }
+const KeysPtr& Cluster::keys() const { return impl_->runtime->keys(); }
 Runtime& Cluster::runtime() const { return *impl_->runtime; }
 void Cluster::shutdown() const { impl_->shutdown(); }
 

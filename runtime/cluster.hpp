@@ -10,6 +10,7 @@
 #include "runtime/actor_handle.hpp"
 #include "runtime/control.hpp"
 #include "runtime/job_lease.hpp"
+#include "runtime/keys.hpp"
 
 namespace troupe {
 
@@ -40,6 +41,11 @@ class Cluster {
     std::string log_dir;         ///< default: a fresh directory under /tmp
     std::chrono::milliseconds heartbeat_timeout{3000};
     int http_port = 0;           ///< 0: ephemeral; -1: no HTTP server
+    /// Authenticated sockets (docs/SECURITY.md): the keys find_keys() finds,
+    /// else a fresh pair in a private temporary folder removed at shutdown.
+    /// false (or TROUPE_KEYS=none): no keys at all (benchmarks of the
+    /// unsecured baseline; loopback only).
+    bool secure = true;
   };
   struct ConnectOptions {
     std::chrono::milliseconds timeout{10000};  ///< how long connect() waits for the scheduler to answer
@@ -47,6 +53,9 @@ class Cluster {
     /// that died or went silent fail with connection_lost within 2 x this
     /// (docs/FAULTS.md, "Fail fast"). Zero: only closed connections are noticed.
     std::chrono::milliseconds heartbeat{500};
+    /// The cluster's keys; null: found by find_keys() (--keys, $TROUPE_KEYS,
+    /// ~/.config/troupe/keys).
+    KeysPtr keys;
   };
 
   /// Starts a scheduler and `workers` workers inside this process. Throws
@@ -119,6 +128,8 @@ class Cluster {
   [[nodiscard]] Result<ActorInfo> lookup(const std::string& name) const;
   /// The scheduler's control endpoint.
   [[nodiscard]] const std::string& address() const;
+  /// The keys this process's sockets use (null: unsecured).
+  [[nodiscard]] const KeysPtr& keys() const;
   /// The scheduler's HTTP port (0 when it has none).
   [[nodiscard]] int http_port() const;
   /// The runtime of this process.

@@ -8,13 +8,15 @@
 #include <zmq_addon.hpp>
 
 #include "runtime/io_thread.hpp"
+#include "runtime/security.hpp"
 #include "runtime/zmq_check.hpp"
 
 namespace troupe {
 namespace {
 
 constexpr int kMaxEvents = 64;  // monitor events read per wake, for fairness
-constexpr int kPeerEvents = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED;
+constexpr int kPeerEvents = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                             ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL;
 
 bool in_process(const std::string& endpoint) { return endpoint.rfind("inproc://", 0) == 0; }
 
@@ -37,6 +39,7 @@ IoThread::Peer& IoThread::open_peer(const std::string& endpoint) {
   peer.dealer.socket = std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::dealer);
   zmq::socket_t& dealer = *peer.dealer.socket;
   configure(dealer);
+  secure_client(dealer, options_.keys, endpoint);
   if (in_process(endpoint)) {
     // Same process: the peer cannot die on its own, and inproc reports no handshakes.
     peer.up = true;
@@ -103,6 +106,21 @@ void IoThread::receive_monitor(Peer& peer, const std::string& endpoint) {
     std::memcpy(&event, frames[0].data(), sizeof event);
     if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
       peer.up = true;
+    } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+      // The peer's ZAP handler refused us: retrying cannot help, so fail the
+      // calls now rather than at the connect deadline.
+      peer.up = false;
+      lost_.push_back(Lost{endpoint, peer.seq, std::string("refused our credentials (") +
+                                                   mechanism_name(mechanism_for(options_.keys, endpoint)) +
+                                                   "): this process does not hold the cluster's key"});
+    } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
+      // A CURVE server that cannot open our HELLO (another cluster's key), or
+      // a peer of another mechanism (bound on 0.0.0.0, reached by 127.0.0.1).
+      peer.up = false;
+      lost_.push_back(Lost{endpoint, peer.seq, std::string("failed the security handshake (") +
+                                                   mechanism_name(mechanism_for(options_.keys, endpoint)) +
+                                                   "): another cluster's key, or the peer speaks another mechanism "
+                                                   "(docs/SECURITY.md)"});
     } else if (event == ZMQ_EVENT_DISCONNECTED && peer.up) {
       // Whatever was sent on the old connection cannot be answered on a new
       // one (the peer's ROUTER knows it by another routing id, or it is

@@ -11,6 +11,7 @@
 
 #include <zmq_addon.hpp>
 
+#include "runtime/security.hpp"
 #include "runtime/zmq_check.hpp"
 
 namespace troupe {
@@ -35,6 +36,10 @@ IoThread::IoThread(std::shared_ptr<zmq::context_t> context, Options options)
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) throw Exception(Error(Errc::io_error, "eventfd failed"));
   try {
+    // The handler first: libzmq admits everyone to a server socket whose
+    // context has none.
+    if (options_.keys && !(options_.bind.empty() && options_.publish_bind.empty()))
+      zap_ = std::make_unique<ZapHandler>(*context_, options_.keys);
     if (!options_.bind.empty()) {
       router_.socket = std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::router);
       zmq::socket_t& router = *router_.socket;
@@ -42,6 +47,7 @@ IoThread::IoThread(std::shared_ptr<zmq::context_t> context, Options options)
       // Replies to a vanished caller fail loudly (EHOSTUNREACH) instead of silently.
       TROUPE_ZMQ(router.set(zmq::sockopt::router_mandatory, 1));
       if (options_.max_frame_bytes > 0) TROUPE_ZMQ(router.set(zmq::sockopt::maxmsgsize, options_.max_frame_bytes));
+      secure_server(router, options_.keys, options_.bind);
       router.bind(options_.bind);
       endpoint_ = router.get(zmq::sockopt::last_endpoint);
       set_fd(router_);
@@ -49,10 +55,20 @@ IoThread::IoThread(std::shared_ptr<zmq::context_t> context, Options options)
     if (!options_.publish_bind.empty()) {
       pub_ = std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::pub);
       configure(*pub_);
+      secure_server(*pub_, options_.keys, options_.publish_bind);
       pub_->bind(options_.publish_bind);
       publish_endpoint_ = pub_->get(zmq::sockopt::last_endpoint);
     }
+  } catch (const Exception&) {
+    router_.socket.reset();
+    pub_.reset();
+    zap_.reset();
+    close(wake_fd_);
+    throw;
   } catch (const zmq::error_t& e) {
+    router_.socket.reset();
+    pub_.reset();
+    zap_.reset();
     close(wake_fd_);
     throw Exception(Error(Errc::io_error, "cannot bind " + options_.bind + " / " + options_.publish_bind + ": " + e.what()));
   }
@@ -65,6 +81,7 @@ IoThread::~IoThread() {
   sub_.socket.reset();
   pub_.reset();
   router_.socket.reset();
+  zap_.reset();
   if (wake_fd_ >= 0) close(wake_fd_);
 }
 
@@ -240,6 +257,8 @@ void IoThread::subscribe(const std::string& endpoint) {
     // A publisher that froze or lost its host is dropped and reconnected to
     // (the SUB resubscribes on every new connection).
     configure_liveness(*sub_.socket);
+    // One mechanism per socket: the SUB follows one publisher, the scheduler.
+    secure_client(*sub_.socket, options_.keys, endpoint);
     TROUPE_ZMQ(sub_.socket->set(zmq::sockopt::subscribe, ""));
     set_fd(sub_);
     rebuild_ = true;

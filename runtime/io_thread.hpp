@@ -41,6 +41,13 @@
 // 2 x heartbeat), or when it has not come up within 2 x heartbeat of a send.
 // A lost peer's DEALER is closed with whatever it still queued, so a message
 // whose call was failed never goes out later, and on_peer_lost is told.
+//
+// Security (runtime/security.hpp, docs/SECURITY.md): with Options::keys every
+// socket it binds is a PLAIN (loopback) or CURVE server checked by a ZAP
+// handler of its own context, created before the first bind, and every
+// socket it connects is a client of the matching mechanism; a DEALER whose
+// handshake the peer refuses is lost at once. Without keys it refuses to
+// bind anything but loopback addresses.
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -56,7 +63,9 @@
 #include <zmq.hpp>
 
 #include "runtime/codec.hpp"
+#include "runtime/keys.hpp"
 #include "runtime/mpsc_queue.hpp"
+#include "runtime/zap.hpp"
 
 namespace troupe {
 
@@ -83,6 +92,9 @@ class IoThread : public std::enable_shared_from_this<IoThread> {
     /// a DEALER not connected within 2 x heartbeat of a send is lost too.
     /// Zero: no heartbeats and no connect deadline (only closed connections).
     std::chrono::milliseconds heartbeat{500};
+    /// The cluster's keys (runtime/keys.hpp); null: no authentication, and
+    /// only loopback binds are allowed.
+    KeysPtr keys;
   };
   /// Inbound message on the ROUTER: the routing identity and the frames after it.
   using RequestHandler = std::function<void(std::string routing, Frames&& frames)>;
@@ -149,6 +161,8 @@ class IoThread : public std::enable_shared_from_this<IoThread> {
   [[nodiscard]] const std::string& endpoint() const { return endpoint_; }
   [[nodiscard]] const std::string& publish_endpoint() const { return publish_endpoint_; }
   [[nodiscard]] const IoStats& stats() const { return stats_; }
+  /// Connections its ZAP handler refused (0 without keys or binds). Thread-safe.
+  [[nodiscard]] uint64_t refused_connections() const { return zap_ ? zap_->refused() : 0; }
   /// True on the I/O thread, and inside try_run(): where the I/O-thread-only functions may be called.
   [[nodiscard]] bool in_io_thread() const { return current_ == this; }
 
@@ -224,6 +238,7 @@ class IoThread : public std::enable_shared_from_this<IoThread> {
 
   std::shared_ptr<zmq::context_t> context_;
   Options options_;
+  std::unique_ptr<ZapHandler> zap_;  // before the sockets it guards; closed after them
   Inbound router_;
   std::unique_ptr<zmq::socket_t> pub_;
   Inbound sub_;

@@ -12,12 +12,20 @@ Runtime* Runtime::current() { return g_current.load(); }
 void Runtime::set_current(Runtime* rt) { g_current.store(rt); }
 
 Runtime::Runtime(Options options) : options_(std::move(options)) {
+  if (options_.insecure) {
+    options_.keys = nullptr;
+  } else if (!options_.keys) {
+    auto found = find_keys();
+    if (!found.ok()) throw Exception(found.error());
+    options_.keys = found.value();
+  }
   context_ = std::make_shared<zmq::context_t>(1);
   IoThread::Options io;
   io.bind = options_.bind;
   io.publish_bind = options_.publish_bind;
   io.max_frame_bytes = static_cast<int64_t>(options_.limits.max_message_bytes);
   io.heartbeat = options_.heartbeat;
+  io.keys = options_.keys;
   io_ = std::make_shared<IoThread>(context_, io);
   executor_ = std::make_unique<Executor>(options_.max_queue);
   client_ = std::make_unique<Client>(*io_, options_.scheduler, options_.self);
@@ -61,6 +69,10 @@ Result<void> Runtime::join_cluster(std::chrono::milliseconds timeout) {
     // until the caller's timeout, which is what it asked to wait.
     const auto& r = st->result();
     if (r.ok() || r.error().code != Errc::connection_lost || std::chrono::steady_clock::now() >= deadline) break;
+    // Refused at the handshake (io_peers.cpp says so): asking again cannot help.
+    if (r.error().message.find("security handshake") != std::string::npos ||
+        r.error().message.find("refused our credentials") != std::string::npos)
+      break;
   }
   const auto& r = st->result();
   if (!r.ok()) {

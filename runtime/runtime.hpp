@@ -28,6 +28,11 @@ class Runtime {
     /// calls to a scheduler or worker that died or went silent fail with
     /// connection_lost within 2 x heartbeat. Zero: no heartbeats.
     std::chrono::milliseconds heartbeat{500};
+    /// The cluster's keys (runtime/keys.hpp). Null: found by find_keys()
+    /// (--keys, $TROUPE_KEYS, ~/.config/troupe/keys), unless `insecure`.
+    KeysPtr keys;
+    /// No keys at all (a benchmark's unsecured run): loopback binds only.
+    bool insecure = false;
   };
   /// Binds (throws troupe::Exception when a bind fails) but does not start.
   explicit Runtime(Options options);
@@ -46,6 +51,8 @@ class Runtime {
   [[nodiscard]] Server& server() { return *server_; }
   [[nodiscard]] Executor& executor() { return *executor_; }
   [[nodiscard]] const Options& options() const { return options_; }
+  /// The keys its sockets use; null when unsecured. Thread-safe.
+  [[nodiscard]] const KeysPtr& keys() const { return options_.keys; }
   /// Connects the SUB socket to the scheduler's events (learned from "hello").
   /// Blocks up to `timeout`, asking again while the scheduler cannot be
   /// reached (it may be starting); connection_lost when it never answers.

@@ -12,6 +12,7 @@
 #include <zmq_addon.hpp>
 
 #include "runtime/runtime.hpp"
+#include "runtime/security.hpp"
 
 using namespace std::chrono_literals;
 using troupe::Errc;
@@ -134,6 +135,8 @@ TEST_CASE("a call from an incarnation known to be replaced is fenced off") {
     zmq::socket_t s(ctx, zmq::socket_type::dealer);
     s.set(zmq::sockopt::linger, 0);
     s.set(zmq::sockopt::rcvtimeo, 3000);
+    // A member of the cluster (the test run's keys), sending by hand.
+    troupe::secure_client(s, p.server.keys(), p.server.io().endpoint());
     s.connect(p.server.io().endpoint());
     troupe::Header h;
     h.call_id = 1;

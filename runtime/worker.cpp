@@ -92,6 +92,8 @@ Worker::Worker(Options options) : options_(std::move(options)) {
   ro.bind = "tcp://" + options_.host + ":*";
   ro.heartbeat = options_.heartbeat_interval;  // its connections' liveness follows the cluster's heartbeat
   if (options_.max_message_bytes != 0) ro.limits.max_message_bytes = options_.max_message_bytes;
+  ro.keys = options_.keys;
+  ro.insecure = options_.insecure;
   runtime_ = std::make_unique<Runtime>(ro);
   Server& s = runtime_->server();
   s.set_description("a worker");
@@ -270,6 +272,9 @@ void Worker::on_start_actor(const Message& m, const Responder& r) {
   }
   // A GPU actor sees only its devices; a CPU actor sees none.
   spec.env.emplace_back("CUDA_VISIBLE_DEVICES", visible_devices(start->gpu_ids, own_devices_));
+  // The actor uses this worker's keys: the folder, never the secret itself,
+  // goes through the environment (readable by the same user only).
+  spec.env.emplace_back("TROUPE_KEYS", runtime_->keys() ? runtime_->keys()->dir : std::string("none"));
   const std::string base = start->name.empty() ? file_safe(start->class_name) : start->name;
   spec.log_path = options_.log_dir + "/" + base + "-" + std::to_string(start->actor) + ".log";
   {

@@ -45,6 +45,10 @@ class Worker {
     std::vector<std::string> code_path_allow;
     /// The largest message this worker and its actors accept; 0: Limits' default (docs/LIMITS.md).
     std::size_t max_message_bytes = 0;
+    /// The cluster's keys (runtime/keys.hpp); null: found by find_keys()
+    /// unless `insecure`. Its actor processes get the same (TROUPE_KEYS).
+    KeysPtr keys;
+    bool insecure = false;
   };
 
   /// Binds its ROUTER; throws troupe::Exception when it cannot.
@@ -67,6 +71,8 @@ class Worker {
   [[nodiscard]] const std::string& endpoint() const;
   [[nodiscard]] NodeId node_id() const { return node_id_.load(); }
   [[nodiscard]] const std::string& log_dir() const { return options_.log_dir; }
+  /// Connections its ZAP handler refused. Thread-safe.
+  [[nodiscard]] uint64_t refused_connections() const { return runtime_->io().refused_connections(); }
 
  private:
   struct Running {

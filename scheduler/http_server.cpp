@@ -85,7 +85,9 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     if (ec) return close();  // idle timeout, reset, or the server stopping
 
     http::request<http::string_body> req = parser_->release();
-    HttpRequest request{std::string(req.method_string()), std::string(req.target()), std::move(req.body())};
+    HttpRequest request{std::string(req.method_string()), std::string(req.target()), std::move(req.body()),
+                        std::string(req[http::field::host]), std::string(req[http::field::authorization]),
+                        std::string(req[http::field::cookie])};
     HttpResponse response;
     try {
       response = server_.handler(request);
@@ -109,6 +111,7 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     res->result(static_cast<unsigned>(r.status));
     res->set(http::field::server, "troupe");
     res->set(http::field::content_type, r.content_type);
+    for (const auto& [name, value] : r.headers) res->set(name, value);
     res->body() = r.body;
     res->keep_alive(keep_alive);
     res->prepare_payload();

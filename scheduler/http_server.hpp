@@ -7,6 +7,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "runtime/error.hpp"
 
@@ -17,6 +19,9 @@ struct HttpRequest {
   std::string method;  ///< "GET", "POST", ...
   std::string target;  ///< path and query, e.g. "/api/state?actor=3"
   std::string body;
+  std::string host{};           ///< the Host header ("" when absent)
+  std::string authorization{};  ///< the Authorization header
+  std::string cookie{};         ///< the Cookie header
 };
 
 /// The handler's answer.
@@ -24,6 +29,7 @@ struct HttpResponse {
   int status = 200;  ///< 100..999; anything else becomes a 500
   std::string content_type = "text/plain; charset=utf-8";
   std::string body{};
+  std::vector<std::pair<std::string, std::string>> headers{};  ///< extra headers (Set-Cookie, Location)
 };
 
 /// Called on the server's thread, one request at a time: it must be

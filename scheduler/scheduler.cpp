@@ -1,11 +1,15 @@
 #include "scheduler/scheduler.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <csignal>
 #include <future>
 
 #include "runtime/least_privilege.hpp"
+#include "runtime/security.hpp"
+#include "scheduler/http_guard.hpp"
 #include "scheduler/http_server.hpp"
 #include "scheduler/recovery.hpp"
 #include "scheduler/state_http.hpp"
@@ -45,6 +49,8 @@ Scheduler::Scheduler(Options options) : options_(std::move(options)), jobs_(opti
                     : !recovered.events_endpoint.empty() ? recovered.events_endpoint
                                                          : host_of(options_.bind) + ":*";
   if (options_.max_message_bytes != 0) ro.limits.max_message_bytes = options_.max_message_bytes;
+  ro.keys = options_.keys;
+  ro.insecure = options_.insecure;
   runtime_ = std::make_unique<Runtime>(ro);
   if (journal_) {
     recovered.events_endpoint = events_endpoint();
@@ -71,8 +77,19 @@ Scheduler::Scheduler(Options options) : options_(std::move(options)), jobs_(opti
   runtime_->server().set_description("the scheduler");
   register_methods();
   if (options_.http_port >= 0) {
+    HttpGuard guard;
+    guard.allowed_hosts = options_.http_allowed_hosts;
+    guard.allowed_hosts.push_back(options_.http_host);
+    char hostname[256] = {};
+    if (::gethostname(hostname, sizeof hostname - 1) == 0) guard.allowed_hosts.emplace_back(hostname);
+    if (!is_loopback_endpoint("tcp://" + options_.http_host + ":0")) {
+      // Reachable from the network: the token, derived from the cluster's key.
+      if (!keys()) throw Exception(Error(Errc::invalid_argument, no_keys_message("http://" + options_.http_host)));
+      guard.token = http_token_ = keys()->http_token();
+    }
     auto http = HttpServer::start(options_.http_host, static_cast<uint16_t>(options_.http_port),
-                                  [this](const HttpRequest& req) {
+                                  [this, guard](const HttpRequest& req) {
+                                    if (auto refused = guard_http(req, guard)) return std::move(*refused);
                                     // Per-actor counters (/metrics, /api/stats) come from the actors' "__stats".
                                     return serve_state_http(req, StateSource{[this] { return snapshot(); },
                                                                              [this](const ClusterState& s) {
@@ -114,6 +131,8 @@ void Scheduler::stop() {
 const std::string& Scheduler::endpoint() const { return runtime_->io().endpoint(); }
 const std::string& Scheduler::events_endpoint() const { return runtime_->io().publish_endpoint(); }
 int Scheduler::http_port() const { return http_ ? http_->port() : 0; }
+const KeysPtr& Scheduler::keys() const { return runtime_->keys(); }
+uint64_t Scheduler::refused_connections() const { return runtime_->io().refused_connections(); }
 
 ClusterState Scheduler::snapshot() {
   std::promise<ClusterState> p;

@@ -28,7 +28,8 @@ class Scheduler {
     std::string bind = "tcp://127.0.0.1:7400";  ///< control ROUTER
     std::string events_bind;                     ///< PUB; default: same host, ephemeral port
     int http_port = 8265;                        ///< 0: ephemeral; -1: none
-    std::string http_host = "127.0.0.1";
+    std::string http_host = "127.0.0.1";          ///< not loopback: the token is required (scheduler/http_guard.hpp)
+    std::vector<std::string> http_allowed_hosts;  ///< Host header names accepted beside IP literals, localhost, hostname
     std::string journal_dir;                     ///< empty: no journal
     /// A worker silent this long is declared dead; a job's driver silent this
     /// long is declared lost (its lease; drivers renew every quarter of it).
@@ -43,6 +44,9 @@ class Scheduler {
     std::size_t max_actors = 10000;
     /// The largest message the scheduler accepts; 0: Limits' default (docs/LIMITS.md).
     std::size_t max_message_bytes = 0;
+    /// The cluster's keys (runtime/keys.hpp); null: found by find_keys() unless `insecure`.
+    KeysPtr keys;
+    bool insecure = false;  ///< no keys: loopback binds only (a benchmark's unsecured run)
   };
 
   /// Binds every port; throws troupe::Exception when one is taken.
@@ -56,6 +60,12 @@ class Scheduler {
   [[nodiscard]] const std::string& endpoint() const;
   [[nodiscard]] const std::string& events_endpoint() const;
   [[nodiscard]] int http_port() const;
+  /// The token its HTTP API requires; empty when bound on loopback. Thread-safe.
+  [[nodiscard]] const std::string& http_token() const { return http_token_; }
+  /// The keys its sockets use (null: unsecured). Thread-safe.
+  [[nodiscard]] const KeysPtr& keys() const;
+  /// Connections its ZAP handler refused. Thread-safe.
+  [[nodiscard]] uint64_t refused_connections() const;
   /// A copy of the tables. Thread-safe (asks the I/O thread and waits).
   [[nodiscard]] ClusterState snapshot();
 
@@ -75,6 +85,7 @@ class Scheduler {
   };
 
   void register_methods();
+  std::string http_token_;
   void on_register(const Message& m, const Responder& r);
   void on_heartbeat(const Message& m, const Responder& r);
   void on_leave(const Message& m, const Responder& r);

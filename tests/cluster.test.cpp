@@ -13,6 +13,7 @@
 #include "runtime/runtime.hpp"
 #include "tests/actors/test_actors.hpp"
 #include "tests/test_support.hpp"
+#include "runtime/security.hpp"
 
 using namespace std::chrono_literals;
 using troupe::Errc;
@@ -38,6 +39,8 @@ troupe::Frames raw_call(const std::string& endpoint, troupe::Frames frames, int 
   zmq::socket_t s(ctx, zmq::socket_type::dealer);
   s.set(zmq::sockopt::linger, 0);
   s.set(zmq::sockopt::rcvtimeo, timeout_ms);
+  // A member of the cluster (it holds the keys) that speaks the protocol by hand.
+  troupe::secure_client(s, troupe::find_keys().value(), endpoint);
   s.connect(endpoint);
   zmq::send_multipart(s, frames);
   troupe::Frames reply;

@@ -15,6 +15,7 @@
 #include "kernels/mlp_spec.hpp"
 #include "runtime/codec.hpp"
 #include "tests/faults/faults_support.hpp"
+#include "runtime/security.hpp"
 
 using namespace std::chrono_literals;
 using namespace troupe;
@@ -31,6 +32,9 @@ struct RawPeer {
     s.set(zmq::sockopt::sndhwm, 0);
     s.set(zmq::sockopt::rcvhwm, 0);
     s.set(zmq::sockopt::linger, 0);
+    // Hostile but holding the cluster's keys (an insider, or a bug): what
+    // outsiders get is tests/security.test.cpp's business.
+    secure_client(s, find_keys().value(), target.endpoint);
     s.connect(target.endpoint);
   }
   [[nodiscard]] Header header(const std::string& method, uint64_t id) const {

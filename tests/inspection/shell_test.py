@@ -77,7 +77,8 @@ def test():
     c = Cluster(workers=2)
     c.spawn("alpha")
     home = tempfile.mkdtemp(prefix="troupe-shell-home-")
-    pane = Pane(f"{TROUPE} shell {c.address}", {"HOME": home, "TERM": "xterm"})
+    pane = Pane(f"{TROUPE} shell {c.address}", {"HOME": home, "TERM": "xterm",
+                                                   "TROUPE_KEYS": os.environ.get("TROUPE_KEYS", "")})
     try:
         body(c, pane, home)
     finally:

@@ -23,6 +23,12 @@ if [[ $(id -u) -ne 0 ]] || ! command -v ip >/dev/null; then echo "skip: needs ro
 tag=tp$(( $$ % 100000 ))
 net=10.77.$(( $$ % 250 ))
 dir=$(mktemp -d)
+# The hosts talk over non-loopback addresses: CURVE, with the run's keys
+# (meson test sets TROUPE_KEYS), else a pair made for this run.
+if [ -z "${TROUPE_KEYS:-}" ] || [ "$TROUPE_KEYS" = none ]; then
+  "$TROUPE" keygen --dir "$dir/keys" >/dev/null
+  export TROUPE_KEYS="$dir/keys"
+fi
 cleanup() {
   disown -a 2>/dev/null || true  # no "Killed" job notices for the processes we stop
   for h in s a b br; do

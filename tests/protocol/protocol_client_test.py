@@ -22,7 +22,7 @@ except ImportError as e:
     sys.exit(77)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from troupe_client import (CALL, ERROR, EVENT, Client, TroupeError, event_prefix, header)  # noqa: E402
+from troupe_client import (CALL, ERROR, EVENT, Client, ClusterKeys, TroupeError, event_prefix, header)  # noqa: E402
 
 TROUPE = os.environ["TROUPE_BIN"]
 ACTORS_LIB = os.environ["TEST_ACTORS_LIB"]
@@ -56,11 +56,14 @@ def start_cluster(tmp):
 
 
 def test(address, tmp):
-    c = Client(address)
+    keys = ClusterKeys.from_env()  # the suite's keys ($TROUPE_KEYS), which `troupe up` uses too
+    c = Client(address, keys)
     hello = c.control("hello")
     assert hello["protocol"] == 1, hello
     events = c.ctx.socket(zmq.SUB)
     events.setsockopt(zmq.SUBSCRIBE, event_prefix("actor"))  # the `actor` topic alone
+    if keys is not None:
+        keys.apply(events, hello["events_endpoint"])
     events.connect(hello["events_endpoint"])
     # A SUB's subscription reaches the PUB some time after connect(), with no
     # acknowledgement: spawn actors that cannot be placed (PENDING at once, an

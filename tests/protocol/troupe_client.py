@@ -3,15 +3,21 @@ ZeroMQ DEALER sockets, a msgpack header map and a msgpack body per message.
 It is the protocol's executable example; tests/protocol/protocol_client_test.py
 drives a real cluster with it.
 
-Security: when the cluster uses CURVE (docs/PROTOCOL.md, "Security"), pass
-`curve=CurveKeys(...)` and every socket is set up with them before it connects;
-nothing else changes."""
+Security (docs/PROTOCOL.md, "Security"): pass `keys=ClusterKeys.load(DIR)`
+(the cluster's key folder) and every socket is set up with them before it
+connects: PLAIN with the derived password on a loopback address, CURVE with
+the cluster's pair elsewhere; nothing else changes."""
+import hashlib
+import ipaddress
 import itertools
+import os
 import time
 from dataclasses import dataclass
+from urllib.parse import urlparse
 
 import msgpack
 import zmq
+import zmq.utils.z85
 
 PROTOCOL_VERSION = 1
 CALL, REPLY, ERROR, EVENT, CONTROL = 0, 1, 2, 3, 4
@@ -25,11 +31,37 @@ ACTOR_STATES = {0: "PENDING", 1: "STARTING", 2: "ALIVE", 3: "RESTARTING", 4: "DE
 
 
 @dataclass
-class CurveKeys:
-    """Z85 keys for a CURVE-secured cluster (the server's public key, this client's pair)."""
-    server_public: str
+class ClusterKeys:
+    """A cluster's key pair (Z85), as `troupe keygen` writes it: cluster.pub, cluster.key."""
     public: str
     secret: str
+
+    @staticmethod
+    def load(folder):
+        read = lambda name: open(os.path.join(folder, name)).read().strip()
+        return ClusterKeys(read("cluster.pub"), read("cluster.key"))
+
+    @staticmethod
+    def from_env():
+        """The folder in $TROUPE_KEYS, or None when it is unset or "none"."""
+        folder = os.environ.get("TROUPE_KEYS", "")
+        return None if folder in ("", "none") else ClusterKeys.load(folder)
+
+    def apply(self, sock, endpoint):
+        """Sets the mechanism the address calls for, before sock connects to endpoint."""
+        host = urlparse(endpoint).hostname or ""
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = host == "localhost"
+        if loopback:
+            sock.plain_username = b"troupe"
+            sock.plain_password = hashlib.blake2b(b"troupe plain v1", key=zmq.utils.z85.decode(self.secret),
+                                                  digest_size=32).hexdigest().encode()
+        else:
+            sock.curve_serverkey = self.public.encode()
+            sock.curve_publickey = self.public.encode()
+            sock.curve_secretkey = self.secret.encode()
 
 
 class TroupeError(Exception):
@@ -58,13 +90,11 @@ class Peer:
 
     _ids = itertools.count(1)
 
-    def __init__(self, ctx, endpoint, curve=None, timeout=10.0):
+    def __init__(self, ctx, endpoint, keys=None, timeout=10.0):
         self.sock = ctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
-        if curve is not None:
-            self.sock.curve_serverkey = curve.server_public.encode()
-            self.sock.curve_publickey = curve.public.encode()
-            self.sock.curve_secretkey = curve.secret.encode()
+        if keys is not None:
+            keys.apply(self.sock, endpoint)
         self.sock.connect(endpoint)
         self.timeout = timeout
 
@@ -105,10 +135,10 @@ class Peer:
 class Client:
     """Talks to a cluster through its scheduler's control port; actors directly."""
 
-    def __init__(self, scheduler, curve=None, timeout=10.0):
+    def __init__(self, scheduler, keys=None, timeout=10.0):
         self.ctx = zmq.Context()
-        self.curve, self.timeout = curve, timeout
-        self.scheduler = Peer(self.ctx, scheduler, curve, timeout)
+        self.keys, self.timeout = keys, timeout
+        self.scheduler = Peer(self.ctx, scheduler, keys, timeout)
         self.peers = {}
 
     def control(self, method, body=None):
@@ -117,7 +147,7 @@ class Client:
 
     def peer(self, endpoint):
         if endpoint not in self.peers:
-            self.peers[endpoint] = Peer(self.ctx, endpoint, self.curve, self.timeout)
+            self.peers[endpoint] = Peer(self.ctx, endpoint, self.keys, self.timeout)
         return self.peers[endpoint]
 
     def spawn(self, class_name, name, ctor_args, code_paths, cpus=1.0, max_restarts=0):

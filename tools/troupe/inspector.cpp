@@ -65,7 +65,10 @@ template <class T>
 Result<T> Inspector::ask(const std::string& endpoint, const std::string& what, const std::string& method,
                          const auto& body, std::chrono::milliseconds timeout) {
   auto r = runtime_->client().ask<T>(endpoint, method, body, timeout);
-  if (!r.ok() && r.error().code == Errc::connection_lost)
+  // A refused handshake says so (runtime/io_peers.cpp): keep that, it tells the user to get the keys.
+  if (!r.ok() && r.error().code == Errc::connection_lost &&
+      r.error().message.find("security handshake") == std::string::npos &&
+      r.error().message.find("refused our credentials") == std::string::npos)
     return Error(Errc::connection_lost,
                  what + " at " + endpoint + " did not answer within " + std::to_string(timeout.count()) + " ms");
   return r;

@@ -4,11 +4,14 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 
 #include "runtime/actor_process.hpp"
+#include "runtime/keys.hpp"
+#include "runtime/security.hpp"
 #include "runtime/worker.hpp"
 #include "scheduler/scheduler.hpp"
 #include "tools/troupe/commands.hpp"
@@ -33,11 +36,62 @@ int wait_for_stop(const sigset_t& s) {
   return sig;
 }
 
+/// The keys of this process (runtime/keys.hpp), or exit code 2 with one line
+/// when they are unreadable or when `endpoints` hold a non-loopback address
+/// and there are none (secure by default: docs/SECURITY.md).
+int check_keys(const char* who, const std::vector<std::string>& endpoints) {
+  auto keys = troupe::find_keys();
+  if (!keys.ok()) {
+    std::fprintf(stderr, "%s: %s\n", who, keys.error().message.c_str());
+    return 2;
+  }
+  if (keys.value()) return 0;
+  for (const auto& ep : endpoints)
+    if (!ep.empty() && !troupe::is_loopback_endpoint(ep)) {
+      std::fprintf(stderr, "%s: %s\n", who, troupe::no_keys_message(ep).c_str());
+      return 2;
+    }
+  return 0;
+}
+
+int keygen(const std::string& dir_flag, bool force) {
+  std::string dir = dir_flag;
+  if (dir.empty()) {
+    const char* env = std::getenv("TROUPE_KEYS");
+    dir = env != nullptr && *env != '\0' && std::string_view(env) != "none" ? env : troupe::default_keys_dir();
+  }
+  auto k = troupe::generate_keys(dir, force);
+  if (!k.ok()) {
+    std::fprintf(stderr, "troupe keygen: %s\n", k.error().message.c_str());
+    return k.error().code == troupe::Errc::invalid_argument ? 2 : 1;
+  }
+  std::printf("troupe keygen: wrote %s/cluster.key (secret, 0600) and %s/cluster.pub\n", k->dir.c_str(),
+              k->dir.c_str());
+  std::printf("troupe keygen: copy this folder, privately, to every host and driver of the cluster "
+              "(--keys DIR, TROUPE_KEYS=DIR, or %s)\n", troupe::default_keys_dir().c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"troupe — an actor runtime for distributed training"};
   app.require_subcommand(1);
+  // --keys is accepted before or after the subcommand.
+  app.fallthrough();
+  std::string keys_dir;
+  app.add_option("--keys", keys_dir,
+                 "cluster key folder (cluster.key, cluster.pub); default: $TROUPE_KEYS, else ~/.config/troupe/keys");
+
+  // troupe keygen
+  std::string keygen_dir;
+  bool keygen_force = false;
+  auto* kg = app.add_subcommand("keygen", "write a cluster key pair (cluster.key 0600, cluster.pub)");
+  kg->add_option("--dir", keygen_dir, "folder; default: --keys, $TROUPE_KEYS, else ~/.config/troupe/keys");
+  kg->add_flag("--force", keygen_force, "replace existing keys");
+
+  // troupe http-token
+  auto* http_token = app.add_subcommand("http-token", "print the token the HTTP API asks for when not on loopback");
 
   // troupe scheduler
   troupe::Scheduler::Options so;
@@ -51,6 +105,8 @@ int main(int argc, char** argv) {
   sched->add_option("--max-message-bytes", so.max_message_bytes,
                     "the largest message accepted (default 256 MiB; docs/LIMITS.md)")
       ->check(CLI::Range(std::size_t{4096}, std::size_t{1} << 32));
+  sched->add_option("--http-allow-host", so.http_allowed_hosts,
+                    "a Host header name the HTTP API accepts (beside IP addresses, localhost, this host's name)");
   sched->add_option("--heartbeat-timeout-ms", hb_ms, "declare a worker dead after this silence")->capture_default_str();
   sched->add_option("--restart-backoff-ms", backoff_ms, "delay before an actor's first restart; doubles per restart")
       ->capture_default_str()->check(CLI::Range(int64_t{0}, int64_t{3'600'000}));
@@ -111,9 +167,27 @@ int main(int argc, char** argv) {
   auto* train = troupe::cli::add_train_command(app, train_options);
 
   CLI11_PARSE(app, argc, argv);
+  // Before any thread exists: every later lookup (this process's runtimes,
+  // the actor processes a worker starts) finds the keys here.
+  if (!keys_dir.empty()) ::setenv("TROUPE_KEYS", keys_dir.c_str(), 1);
 
   try {
+    if (*kg) return keygen(keygen_dir.empty() ? keys_dir : keygen_dir, keygen_force);
+    if (*http_token) {
+      auto keys = troupe::find_keys();
+      if (!keys.ok() || !keys.value()) {
+        std::fprintf(stderr, "troupe http-token: %s\n",
+                     keys.ok() ? troupe::no_keys_message("http").c_str() : keys.error().message.c_str());
+        return 2;
+      }
+      std::printf("%s\n", keys.value()->http_token().c_str());
+      return 0;
+    }
     if (*sched) {
+      if (int rc = check_keys("troupe scheduler", {so.bind, so.events_bind,
+                                                    so.http_port >= 0 ? "tcp://" + so.http_host + ":0" : ""});
+          rc != 0)
+        return rc;
       so.heartbeat_timeout = std::chrono::milliseconds(hb_ms);
       so.restart_backoff = std::chrono::milliseconds(backoff_ms);
       so.restart_backoff_max = std::chrono::milliseconds(backoff_max_ms);
@@ -123,6 +197,10 @@ int main(int argc, char** argv) {
       s.start();
       std::printf("troupe scheduler: control %s, events %s, http %d\n", s.endpoint().c_str(),
                   s.events_endpoint().c_str(), s.http_port());
+      // As Jupyter does: the one URL that logs a browser in (`troupe http-token` prints it again).
+      if (!s.http_token().empty())
+        std::printf("troupe scheduler: dashboard http://%s:%d/?token=%s\n", so.http_host.c_str(), s.http_port(),
+                    s.http_token().c_str());
       std::fflush(stdout);
       troupe::cli::notify_ready("control " + s.endpoint() + ", http " + std::to_string(s.http_port()));
       wait_for_stop(signals);
@@ -132,6 +210,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*work) {
+      if (int rc = check_keys("troupe worker", {"tcp://" + wo.host + ":0"}); rc != 0) return rc;
       auto signals = block_stop_signals();
       troupe::Worker w(wo);
       w.start();
@@ -150,6 +229,20 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*up) {
+      // Nothing to set up: keys are found, or made in the default folder
+      // (so that `troupe shell`, `troupe list` ... find them too).
+      std::string made_note;
+      if (auto found = troupe::find_keys(); !found.ok()) {
+        std::fprintf(stderr, "troupe up: %s\n", found.error().message.c_str());
+        return 2;
+      } else if (!found.value()) {
+        auto made = troupe::generate_keys(troupe::default_keys_dir());
+        if (!made.ok()) {
+          std::fprintf(stderr, "troupe up: %s\n", made.error().message.c_str());
+          return 1;
+        }
+        made_note = "troupe up: made cluster keys in " + made->dir + " (`troupe keygen` explains)\n";
+      }
       auto signals = block_stop_signals();
       troupe::Scheduler s(uo);
       s.start();
@@ -172,7 +265,7 @@ int main(int argc, char** argv) {
         }
       std::printf("troupe up: scheduler %s, %d worker(s), http %d, logs in %s\n", s.endpoint().c_str(), up_workers,
                   s.http_port(), log_dir.c_str());
-      std::printf("troupe up: press Ctrl-C to stop\n");
+      std::printf("%stroupe up: press Ctrl-C to stop\n", made_note.c_str());
       std::fflush(stdout);
       wait_for_stop(signals);
       std::printf("troupe up: stopping\n");

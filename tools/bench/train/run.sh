@@ -10,6 +10,9 @@
 # buckets pushed on the way) and waiting (weights of the next version, batch).
 # BUCKET_BYTES sets [training] bucket_bytes (default: the config's, else
 # 65536; 1073741824: one push per step, as before buckets).
+# The job runs twice on the embedded cluster, secured (its default: loopback
+# PLAIN, authenticated) and unsecured (TROUPE_KEYS=none), to show what
+# security costs (docs/SECURITY.md).
 # The last line is one JSON object with every figure.
 #   tools/bench/train/run.sh [BUILD_DIR] [EPOCHS] [BUCKET_BYTES]
 set -euo pipefail
@@ -25,6 +28,8 @@ if [ -n "$bucket_bytes" ]; then
 fi
 
 "$build/tools/troupe" train "$out/job.toml" --output "$out/run" --progress none | tee "$out/troupe.log"
+TROUPE_KEYS=none "$build/tools/troupe" train "$out/job.toml" --output "$out/run-unsecured" --progress none \
+  | tee "$out/troupe-unsecured.log"
 peer='{}'
 if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
   peer=$(OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \
@@ -35,6 +40,8 @@ import json, sys, time
 import numpy as np
 out, peer = sys.argv[1], json.loads(sys.argv[2])
 epochs = [json.loads(l) for l in open(f"{out}/run/epochs.jsonl")]
+unsecured_epochs = [json.loads(l) for l in open(f"{out}/run-unsecured/epochs.jsonl")]
+unsecured_steps = [json.loads(l) for l in open(f"{out}/run-unsecured/steps.jsonl")]
 steps = [json.loads(l) for l in open(f"{out}/run/steps.jsonl")]
 import glob, re
 trainers = []  # the summary line each trainer writes to its log (actors/training/trainer.cpp)
@@ -74,8 +81,12 @@ r = {
     "trainer_wait_us": sum(t["wait_us"] for t in trainers) / len(trainers) if trainers else None,
     "buckets_per_step": trainers[0]["buckets"] if trainers else None,
 }
+r["troupe_unsecured_samples_per_s"] = sum(s["samples"] for s in unsecured_steps) / sum(e["seconds"] for e in unsecured_epochs)
+r["secured_over_unsecured_samples_per_s"] = r["troupe_samples_per_s"] / r["troupe_unsecured_samples_per_s"]
 r["samples_per_s_ratio"] = r["troupe_samples_per_s"] / r["ddp_samples_per_s"] if r["ddp_samples_per_s"] else None
 print(f"troupe: {r['troupe_samples_per_s']:.0f} samples/s, 0.88 after {r['troupe_time_to_088_s']} s, final accuracy {r['troupe_final_accuracy']:.4f}")
+print(f"troupe unsecured (TROUPE_KEYS=none): {r['troupe_unsecured_samples_per_s']:.0f} samples/s; "
+      f"secured/unsecured {r['secured_over_unsecured_samples_per_s']:.3f} (target >= 0.90)")
 if peer:
     print(f"ddp:    {r['ddp_samples_per_s']:.0f} samples/s, 0.88 after {r['ddp_time_to_088_s']} s, final accuracy {r['ddp_final_accuracy']:.4f}")
     print(f"ratio:  {r['samples_per_s_ratio']:.2f}x troupe/ddp samples/s")
