@@ -4,9 +4,12 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <future>
+#include <thread>
 
 #include "kernels/cpu/threads.hpp"
 #include "runtime/actor_context.hpp"
@@ -38,6 +41,26 @@ int fail(Runtime& rt, const ActorProcessOptions& o, const std::string& reason, i
   auto st = rt.client().call_scheduler("actor_failed", ActorFailed{o.actor, o.incarnation, reason}, kControlTimeout);
   st->wait(kControlTimeout);
   return code;
+}
+
+/// A call to the scheduler at start-up, asked again while the connection is
+/// lost (a loaded machine can miss a heartbeat, or the scheduler restarts on
+/// its journal) until kControlTimeout has passed. The scheduler answers a
+/// repeated actor_ready as it answered the first. Returns the last call,
+/// complete, or null when none was answered in time.
+template <class T>
+std::shared_ptr<CallState> ask_scheduler(Runtime& rt, const std::string& method, const T& body) {
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + kControlTimeout;
+  while (true) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    auto call = rt.client().call_scheduler(method, body, std::max(left, std::chrono::milliseconds(1)));
+    if (!call->wait(left + std::chrono::milliseconds(500))) return nullptr;
+    const Result<Message>& r = call->result();
+    if (r.ok() || r.error().code != Errc::connection_lost || Clock::now() + std::chrono::milliseconds(100) >= deadline)
+      return call;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // a pause between attempts, not a wait for an event
+  }
 }
 
 }  // namespace
@@ -93,9 +116,12 @@ int run_actor_process(const ActorProcessOptions& o) {
     return 3;
   }
 
-  auto spec_call = rt.client().call_scheduler("actor_spec", ActorRef{o.actor, "", 0, false}, kControlTimeout);
-  if (!spec_call->wait(kControlTimeout + std::chrono::milliseconds(500)) || !spec_call->result().ok())
-    return fail(rt, o, "cannot fetch the actor's spec from the scheduler", 3);
+  auto spec_call = ask_scheduler(rt, "actor_spec", ActorRef{o.actor, "", 0, false});
+  if (!spec_call || !spec_call->result().ok())
+    return fail(rt, o,
+                "cannot fetch the actor's spec from the scheduler: " +
+                    (spec_call ? spec_call->result().error().to_string() : std::string("no answer")),
+                3);
   auto spec = spec_call->result().value().body_as<ActorSpec>();
   if (!spec.ok()) return fail(rt, o, "unreadable actor spec: " + spec.error().message, 3);
 
@@ -142,12 +168,12 @@ int run_actor_process(const ActorProcessOptions& o) {
   });
   registered.get_future().wait();
 
-  auto ready = rt.client().call_scheduler(
-      "actor_ready", ActorReady{o.actor, o.incarnation, rt.io().endpoint(), static_cast<int>(getpid())},
-      kControlTimeout);
-  if (!ready->wait(kControlTimeout + std::chrono::milliseconds(500))) {
-    std::fprintf(stderr, "troupe actor %llu: the scheduler did not confirm readiness\n",
-                 static_cast<unsigned long long>(o.actor));
+  auto ready = ask_scheduler(rt, "actor_ready",
+                             ActorReady{o.actor, o.incarnation, rt.io().endpoint(), static_cast<int>(getpid())});
+  if (!ready || (!ready->result().ok() && ready->result().error().code == Errc::connection_lost)) {
+    std::fprintf(stderr, "troupe actor %llu: the scheduler did not confirm readiness: %s\n",
+                 static_cast<unsigned long long>(o.actor),
+                 ready ? ready->result().error().to_string().c_str() : "no answer");
     return 3;
   }
   if (!ready->result().ok()) {

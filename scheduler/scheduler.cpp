@@ -505,6 +505,11 @@ void Scheduler::on_actor_ready(const Message& m, const Responder& r) {
   auto it = actors_.find(ready->actor);
   if (it == actors_.end()) return r.fail(Error(Errc::not_found, "no actor " + std::to_string(ready->actor)));
   ActorEntry& a = it->second;
+  // A repeat (the process asks again when its connection dropped before our
+  // reply reached it): the same answer.
+  if (a.info.incarnation == ready->incarnation && a.info.state == ActorState::alive && !a.kill_requested &&
+      a.info.pid == ready->pid && a.info.endpoint == ready->endpoint)
+    return r.reply(public_info(a.info));
   if (a.info.incarnation != ready->incarnation || a.info.state != ActorState::starting || a.kill_requested) {
     // A zombie of an older incarnation (or one we gave up on): fence it off.
     return r.fail(Error(Errc::stale_incarnation, "actor " + std::to_string(a.info.id) + " is at incarnation " +
