@@ -282,6 +282,7 @@ TEST_CASE("a header with a bad version, kind, id or a key twice is answered with
   zmq::context_t ctx;
   zmq::socket_t s(ctx, zmq::socket_type::dealer);
   s.set(zmq::sockopt::linger, 0);
+  troupe::secure_client(s, p.server.keys(), p.server.io().endpoint());  // a member of the cluster, by hand
   s.connect(p.server.io().endpoint());
   const std::string body = "\x91\x05";  // [5]
   auto send = [&](const std::string& header) {

@@ -105,9 +105,9 @@ Result<void> stream_data(Idx& idx, Take take) {
   return check_end(idx);
 }
 
-}  // namespace
-
-Result<Images> read_idx_images(const std::string& path) {
+/// An images file's header, checked (dims, type, size against the file and
+/// the memory its floats need) before anything is allocated for its data.
+Result<Idx> images_header(const std::string& path) {
   auto r = read_header(path);
   if (!r) return r.error();
   Idx& idx = *r;
@@ -117,6 +117,15 @@ Result<Images> read_idx_images(const std::string& path) {
     return bad(path, "IDX images must be uint8 (0x08) or float32 (0x0D), file has type " + std::to_string(idx.type));
   if (auto ok = check_declared(idx.file, "IDX", idx.bytes, static_cast<uint64_t>(idx.count) * sizeof(float)); !ok.ok())
     return ok.error();
+  return r;
+}
+
+}  // namespace
+
+Result<Images> read_idx_images(const std::string& path) {
+  auto r = images_header(path);
+  if (!r) return r.error();
+  Idx& idx = *r;
   Images im;
   im.shape = idx.dims;
   im.count = idx.dims[0];
@@ -158,16 +167,9 @@ Result<Labels> read_idx_labels(const std::string& path) {
 }
 
 Result<std::vector<int64_t>> probe_idx_images(const std::string& path) {
-  auto r = read_header(path);
+  auto r = images_header(path);
   if (!r) return r.error();
-  Idx& idx = *r;
-  if (idx.dims.size() < 2)
-    return bad(path, "IDX images need at least 2 dims, file has " + std::to_string(idx.dims.size()));
-  if (idx.type != 0x08 && idx.type != 0x0D)
-    return bad(path, "IDX images must be uint8 (0x08) or float32 (0x0D), file has type " + std::to_string(idx.type));
-  if (auto ok = check_declared(idx.file, "IDX", idx.bytes, static_cast<uint64_t>(idx.count) * sizeof(float)); !ok.ok())
-    return ok.error();
-  return idx.dims;
+  return r->dims;
 }
 
 }  // namespace troupe::dataset

@@ -113,18 +113,30 @@ Result<void> read_data(Npy& npy, void* dst) {
   return {};
 }
 
-}  // namespace
+bool u8_images(const Npy& npy) { return descr_size(npy.descr) == 1 && npy.descr != "|i1"; }
 
-Result<Images> read_npy_images(const std::string& path) {
+/// An images array's header, checked (shape, type, size against the file and
+/// the memory its floats need) before anything is allocated for its data.
+Result<Npy> images_header(const std::string& path) {
   auto r = read_npy(path);
   if (!r) return r.error();
   Npy& npy = *r;
   if (npy.shape.size() < 2)
     return bad(path, "NPY images need at least 2 dims, array has " + std::to_string(npy.shape.size()));
-  const bool u8 = descr_size(npy.descr) == 1 && npy.descr != "|i1";
+  const bool u8 = u8_images(npy);
   if (!u8 && npy.descr != "<f4") return bad(path, "NPY images must be uint8 or float32, array is '" + npy.descr + "'");
   const uint64_t floats = static_cast<uint64_t>(npy.count) * sizeof(float);
   if (auto ok = check_declared(npy.file, "NPY", npy.bytes, floats + (u8 ? npy.bytes : 0)); !ok.ok()) return ok.error();
+  return r;
+}
+
+}  // namespace
+
+Result<Images> read_npy_images(const std::string& path) {
+  auto r = images_header(path);
+  if (!r) return r.error();
+  Npy& npy = *r;
+  const bool u8 = u8_images(npy);
   Images im;
   im.shape = npy.shape;
   im.count = npy.shape[0];
@@ -172,16 +184,9 @@ Result<Labels> read_npy_labels(const std::string& path) {
 }
 
 Result<std::vector<int64_t>> probe_npy_images(const std::string& path) {
-  auto r = read_npy(path);
+  auto r = images_header(path);
   if (!r) return r.error();
-  Npy& npy = *r;
-  if (npy.shape.size() < 2)
-    return bad(path, "NPY images need at least 2 dims, array has " + std::to_string(npy.shape.size()));
-  const bool u8 = descr_size(npy.descr) == 1 && npy.descr != "|i1";
-  if (!u8 && npy.descr != "<f4") return bad(path, "NPY images must be uint8 or float32, array is '" + npy.descr + "'");
-  const uint64_t floats = static_cast<uint64_t>(npy.count) * sizeof(float);
-  if (auto ok = check_declared(npy.file, "NPY", npy.bytes, floats + (u8 ? npy.bytes : 0)); !ok.ok()) return ok.error();
-  return npy.shape;
+  return r->shape;
 }
 
 }  // namespace troupe::dataset
