@@ -156,7 +156,13 @@ def body(c, pane, home):
                          ("connect nowhere", "error: invalid_argument: bad scheduler address 'nowhere'")]:
         pane.advance()
         pane.run(line)
-        out = pane.expect(needle, timeout=15)
+        pane.expect(needle, timeout=15)
+
+        def error_then_prompt():
+            # The error line is drawn before the prompt: wait for both.
+            new = "\n".join(pane.lines()[pane.mark:])
+            return new if "\ntroupe> " in new[new.index(needle):] else None
+        out = wait_for(f"{needle!r}, then the prompt", error_then_prompt, timeout=15)
         after = out[out.index(needle):].split("\n")
         check(len(after) >= 2 and after[1].startswith("troupe> "), f"one error line then the prompt: {out!r}")
     pane.advance()
