@@ -1,6 +1,8 @@
 #include "runtime/security.hpp"
 
 #include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 
 #include <array>
 
@@ -78,6 +80,20 @@ void secure_client(zmq::socket_t& s, const KeysPtr& keys, std::string_view endpo
       TROUPE_ZMQ(s.set(zmq::sockopt::curve_secretkey, keys->secret_key));
       return;
   }
+}
+
+std::string non_loopback_ipv4() {
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return {};
+  std::string found;
+  for (ifaddrs* i = list; i != nullptr && found.empty(); i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET) continue;
+    char text[INET_ADDRSTRLEN] = {};
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, text, sizeof text);
+    if (std::string(text).rfind("127.", 0) != 0) found = text;
+  }
+  freeifaddrs(list);
+  return found;
 }
 
 }  // namespace troupe

@@ -39,4 +39,8 @@ void secure_server(zmq::socket_t& s, const KeysPtr& keys, std::string_view endpo
 /// Makes `s` (before connect) a client of the mechanism for `endpoint`.
 void secure_client(zmq::socket_t& s, const KeysPtr& keys, std::string_view endpoint);
 
+/// A non-loopback IPv4 address of this host, "" when it has none: where a
+/// socket speaks CURVE, as between hosts (tests and benchmarks). Thread-safe.
+[[nodiscard]] std::string non_loopback_ipv4();
+
 }  // namespace troupe

@@ -7,9 +7,6 @@
 // on loopback (PLAIN, authenticated) and, when this host has a non-loopback
 // address, on that address (CURVE, authenticated and encrypted).
 #include <doctest/doctest.h>
-#include <ifaddrs.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 
 #include <array>
 #include <atomic>
@@ -33,25 +30,10 @@ using namespace troupe::testing;
 
 namespace {
 
-/// A non-loopback IPv4 address of this host ("" when it has none).
-std::string outside_address() {
-  ifaddrs* list = nullptr;
-  if (getifaddrs(&list) != 0) return {};
-  std::string found;
-  for (ifaddrs* i = list; i != nullptr && found.empty(); i = i->ifa_next) {
-    if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET) continue;
-    char text[INET_ADDRSTRLEN] = {};
-    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, text, sizeof text);
-    if (std::string(text).rfind("127.", 0) != 0) found = text;
-  }
-  freeifaddrs(list);
-  return found;
-}
-
 /// The hosts to run each case on: loopback, and the outside address when there is one.
 std::vector<std::string> hosts() {
   std::vector<std::string> h{"127.0.0.1"};
-  if (auto o = outside_address(); !o.empty()) h.push_back(o);
+  if (auto o = troupe::non_loopback_ipv4(); !o.empty()) h.push_back(o);
   return h;
 }
 

@@ -68,6 +68,15 @@ Result<void> prepare_train_config(TrainConfig& c) {
   return {};
 }
 
+Cluster::LocalOptions local_cluster_for(const TrainConfig& c) {
+  Cluster::LocalOptions lo;
+  lo.workers = 1;
+  lo.cpus_per_worker = c.job.trainers * c.job.trainer_threads + 0.25 * (c.job.loaders + c.job.shards);
+  lo.http_port = -1;
+  lo.log_dir = (std::filesystem::path(c.output_dir) / "logs").string();
+  return lo;
+}
+
 Result<TrainConfig> load_train_job(const std::string& path, const std::string& output_dir) {
   auto cfg = load_train_config(path);
   if (!cfg.ok()) return cfg.error();

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "actors/training/train_config.hpp"
+#include "runtime/cluster.hpp"
 #include "runtime/error.hpp"
 
 namespace troupe::train {
@@ -18,5 +19,10 @@ Result<TrainConfig> load_train_job(const std::string& path, const std::string& o
 /// outputs), finalizes the job (steps per epoch, total steps) and creates
 /// the output folder. Errc::invalid_argument with one line on failure. Thread-safe.
 Result<void> prepare_train_config(TrainConfig& config);
+
+/// An embedded cluster fit for the job: one worker with the CPUs its
+/// trainers, loaders and shards ask for, no HTTP server, actor logs in the
+/// job's output folder. Thread-safe.
+Cluster::LocalOptions local_cluster_for(const TrainConfig& config);
 
 }  // namespace troupe::train

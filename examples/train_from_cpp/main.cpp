@@ -11,7 +11,6 @@
 
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <optional>
 #include <string>
 
@@ -85,11 +84,7 @@ int main(int argc, char** argv) {
   // are processes of their own) or the one at --cluster.
   std::optional<Cluster> cluster;
   if (address.empty()) {
-    Cluster::LocalOptions lo;
-    lo.cpus_per_worker = cfg.job.trainers * cfg.job.trainer_threads + 0.25 * (cfg.job.loaders + cfg.job.shards);
-    lo.http_port = -1;
-    lo.log_dir = (std::filesystem::path(cfg.output_dir) / "logs").string();
-    cluster = Cluster::local(lo);
+    cluster = Cluster::local(train::local_cluster_for(cfg));
   } else {
     cluster = Cluster::connect(address);
   }

@@ -42,9 +42,11 @@ def write_idx(directory, name, n, seed):
     return images, labels_path
 
 
-def write_config(directory, stem, epochs, name=None):
-    train = write_idx(directory, "train", TRAIN_SAMPLES, 1)
-    test = write_idx(directory, "test", 256, 2)
+def write_config(directory, stem, epochs, name=None, samples=TRAIN_SAMPLES, trainers=2, checkpoint_every=0):
+    """A small job: SIDExSIDE synthetic images (label: top half brighter), 64-16-2, batch 16 per trainer;
+    with checkpoint_every > 0 the shards checkpoint every that many versions into DIR/STEM-ckpt."""
+    train = write_idx(directory, stem + "-train", samples, 1)
+    test = write_idx(directory, stem + "-test", 256, 2)
     path = os.path.join(directory, stem + ".toml")
     with open(path, "w") as f:
         f.write(f"""[data]
@@ -67,7 +69,7 @@ epochs = {epochs}
 seed = 7
 
 [cluster]
-trainers = 2
+trainers = {trainers}
 loaders = 1
 shards = 1
 
@@ -75,6 +77,8 @@ shards = 1
 dir = "{os.path.join(directory, stem + '-out')}"
 progress = "lines"
 """ + (f'name = "{name}"\n' if name else ""))
+        if checkpoint_every:
+            f.write(f'\n[checkpoint]\ndir = "{os.path.join(directory, stem + "-ckpt")}"\ninterval = {checkpoint_every}\n')
     return path
 
 

@@ -15,9 +15,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "inspection"))
 
 from harness import TROUPE, Cluster, _children, check, main, troupe, wait_for  # noqa: E402,F401
-from train_test import write_idx  # noqa: E402
-
-SIDE = 8
+from train_test import write_config  # noqa: E402
 
 
 def skip(why):
@@ -40,43 +38,8 @@ def free_ports(n):
 
 
 def write_job(directory, stem, epochs, samples=4096, trainers=2, checkpoint_every=0):
-    """A small job: 8x8 synthetic images (label: top half brighter), 64-16-2, batch 16 per trainer;
-    with checkpoint_every > 0 the shards checkpoint every that many versions into DIR/STEM-ckpt."""
-    train = write_idx(directory, stem + "-train", samples, 1)
-    test = write_idx(directory, stem + "-test", 256, 2)
-    path = os.path.join(directory, stem + ".toml")
-    with open(path, "w") as f:
-        f.write(f"""[data]
-train_images = "{train[0]}"
-train_labels = "{train[1]}"
-test_images = "{test[0]}"
-test_labels = "{test[1]}"
-
-[model]
-layers = [{SIDE * SIDE}, 16, 2]
-activations = ["relu", "softmax"]
-loss = "cross_entropy"
-
-[optimizer]
-lr = 0.003
-
-[training]
-batch = 16
-epochs = {epochs}
-seed = 7
-
-[cluster]
-trainers = {trainers}
-loaders = 1
-shards = 1
-
-[output]
-dir = "{os.path.join(directory, stem + '-out')}"
-progress = "lines"
-""")
-        if checkpoint_every:
-            f.write(f'\n[checkpoint]\ndir = "{os.path.join(directory, stem + "-ckpt")}"\ninterval = {checkpoint_every}\n')
-    return path
+    """The inspection suite's small synthetic job (train_test.write_config), 4096 samples by default."""
+    return write_config(directory, stem, epochs, samples=samples, trainers=trainers, checkpoint_every=checkpoint_every)
 
 
 def tagged_pids(tag):

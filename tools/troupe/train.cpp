@@ -112,12 +112,7 @@ int run_foreground(const TrainConfig& cfg, const TrainOptions& o) {
   std::fflush(stdout);
   std::optional<Cluster> cluster;
   if (o.cluster.empty()) {
-    Cluster::LocalOptions lo;
-    lo.workers = 1;
-    lo.cpus_per_worker = job.trainers * job.trainer_threads + 0.25 * (job.loaders + job.shards);
-    lo.http_port = -1;
-    lo.log_dir = (std::filesystem::path(cfg.output_dir) / "logs").string();
-    cluster = Cluster::local(lo);
+    cluster = Cluster::local(train::local_cluster_for(cfg));
   } else {
     cluster = Cluster::connect(o.cluster);
   }

@@ -4,9 +4,6 @@
 // on a non-loopback address (CURVE). Prints tables, then one JSON line with
 // every figure.
 //   actor_calls [--calls N] [--async-calls N] [--tensor-mb M] [--tensor-iters K]
-#include <arpa/inet.h>
-#include <ifaddrs.h>
-#include <netinet/in.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,6 +19,7 @@
 #include <zmq_addon.hpp>
 
 #include "runtime/cluster.hpp"
+#include "runtime/security.hpp"
 #include "tools/bench/actor_calls/bench_actors.hpp"
 
 using Clock = std::chrono::steady_clock;
@@ -98,22 +96,6 @@ class Raw {
 struct Figures {
   double p50 = 0, p99 = 0, raw50 = 0, raw99 = 0, async_per_s = 0, tensor_gbps = 0, raw_tensor_gbps = 0;
 };
-
-/// A non-loopback IPv4 address of this host, standing in for another host's
-/// (its sockets then use CURVE, as between hosts); "" when there is none.
-std::string outside_address() {
-  ifaddrs* list = nullptr;
-  if (getifaddrs(&list) != 0) return {};
-  std::string found;
-  for (ifaddrs* i = list; i != nullptr && found.empty(); i = i->ifa_next) {
-    if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET) continue;
-    char text[INET_ADDRSTRLEN] = {};
-    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, text, sizeof text);
-    if (std::string(text).rfind("127.", 0) != 0) found = text;
-  }
-  freeifaddrs(list);
-  return found;
-}
 
 /// Sync round trips, pipelined calls and tensor transfers on an embedded
 /// cluster made with `lo`; `raw` (when given) measured interleaved with it.
@@ -197,7 +179,7 @@ int main(int argc, char** argv) {
   // cluster); secured on a non-loopback address (CURVE, encrypted: what
   // traffic between hosts gets).
   Figures plain_f, secured_f, curve_f;
-  const std::string outside = outside_address();
+  const std::string outside = troupe::non_loopback_ipv4();
   try {
     Raw raw;
     plain_f = measure({.workers = 2, .cpus_per_worker = 1, .http_port = -1, .secure = false}, &raw, calls, async_calls,

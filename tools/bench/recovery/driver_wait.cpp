@@ -78,7 +78,11 @@ double round_ms(const std::string& troupe, const std::string& dir, int r) {
   });
   // Kill once the call is on its way: on loopback it reaches the scheduler's
   // long poll within microseconds, and if not, the outcome is the same.
-  while (stats.calls_sent.load() == before) std::this_thread::sleep_for(1ms);
+  const auto give_up = Clock::now() + 10s;
+  while (stats.calls_sent.load() == before) {
+    if (Clock::now() > give_up) throw std::runtime_error("wait_alive was never sent");
+    std::this_thread::sleep_for(1ms);
+  }
   if (!sched->signal(SIGKILL)) throw std::runtime_error("cannot kill the scheduler");
   const auto killed = Clock::now();
   auto [res, at] = waiting.get();
