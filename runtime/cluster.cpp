@@ -2,23 +2,16 @@
 
 #include <unistd.h>
 
-#include <filesystem>
-#include <thread>
-
-#include "runtime/worker.hpp"
-#include "scheduler/scheduler.hpp"
+#include <mutex>
+#include <utility>
 
 namespace troupe {
 
 struct Cluster::Impl {
-  // Order matters for destruction: the driver's runtime goes first, then the
-  // workers (which terminate their actors), then the scheduler.
-  std::unique_ptr<Scheduler> scheduler;
-  std::vector<std::unique_ptr<Worker>> workers;
   std::unique_ptr<Runtime> owned;
   Runtime* runtime = nullptr;
   int http_port = 0;
-  std::string ephemeral_keys_dir;  // removed at shutdown, after every process that reads it
+  std::function<void()> on_shutdown;  // after the driver's runtime: the services it talked to
   std::mutex mutex;
   bool down = false;
 
@@ -30,10 +23,7 @@ struct Cluster::Impl {
       if (Runtime::current() == owned.get()) Runtime::set_current(nullptr);
       owned->stop();
     }
-    for (auto& w : workers) w->stop();
-    workers.clear();
-    if (scheduler) scheduler->stop();
-    if (!ephemeral_keys_dir.empty()) remove_keys_dir(ephemeral_keys_dir);
+    if (on_shutdown) std::exchange(on_shutdown, nullptr)();
   }
   ~Impl() { shutdown(); }
 };
@@ -47,76 +37,21 @@ Result<T> ask(Runtime& rt, const char* method, const auto& body, std::chrono::mi
 
 constexpr auto kControlTimeout = std::chrono::milliseconds(10000);
 
-std::shared_ptr<Cluster::Impl> connect_runtime(std::shared_ptr<Cluster::Impl> impl, const std::string& address,
-                                               std::chrono::milliseconds timeout,
-                                               KeysPtr keys, bool insecure,
-                                               std::chrono::milliseconds heartbeat = std::chrono::milliseconds(500)) {
-  Runtime::Options ro;
-  ro.scheduler = address;
-  ro.keys = std::move(keys);
-  ro.insecure = insecure;
-  ro.heartbeat = heartbeat;
-  impl->owned = std::make_unique<Runtime>(ro);
-  impl->runtime = impl->owned.get();
-  impl->owned->start();
-  if (auto joined = impl->owned->join_cluster(timeout); !joined.ok()) throw Exception(joined.error());
-  Runtime::set_current(impl->runtime);
-  return impl;
-}
-
 }  // namespace
-
-Cluster Cluster::local(LocalOptions o) {
-  auto impl = std::make_shared<Impl>();
-  KeysPtr keys;
-  if (keys_disabled()) o.secure = false;
-  if (o.secure) {
-    auto found = find_keys();
-    if (!found.ok()) throw Exception(found.error());
-    keys = found.value();
-    if (!keys) {
-      // Nothing to set up for the user: a pair of its own, private to this cluster.
-      auto fresh = ephemeral_keys();
-      if (!fresh.ok()) throw Exception(fresh.error());
-      impl->ephemeral_keys_dir = fresh->dir;
-      keys = std::make_shared<const ClusterKeys>(std::move(fresh.value()));
-    }
-  }
-  Scheduler::Options so;
-  so.keys = keys;
-  so.insecure = !o.secure;
-  so.bind = "tcp://" + o.host + ":*";
-  so.http_port = o.http_port;
-  so.http_host = o.host;
-  so.heartbeat_timeout = o.heartbeat_timeout;
-  impl->scheduler = std::make_unique<Scheduler>(so);
-  impl->scheduler->start();
-  impl->http_port = impl->scheduler->http_port();
-  const std::string log_dir =
-      o.log_dir.empty() ? "/tmp/troupe-" + std::to_string(getpid()) + "/logs" : o.log_dir;
-  const double cpus = o.cpus_per_worker > 0 ? o.cpus_per_worker : std::max(1u, std::thread::hardware_concurrency());
-  for (int i = 0; i < o.workers; ++i) {
-    Worker::Options wo;
-    wo.leave_on_stop = false;  // the cluster stops as a whole: no restarts elsewhere
-    wo.scheduler = impl->scheduler->endpoint();
-    wo.host = o.host;
-    wo.cpus = cpus;
-    wo.gpus = o.gpus_per_worker;
-    wo.log_dir = log_dir + "/worker-" + std::to_string(i + 1);
-    wo.keys = keys;
-    wo.insecure = !o.secure;
-    impl->workers.push_back(std::make_unique<Worker>(wo));
-    impl->workers.back()->start();
-  }
-  for (auto& w : impl->workers)
-    if (!w->wait_registered(kControlTimeout))
-      throw Exception(Error(Errc::unavailable, "a local worker did not register within 10 s"));
-  return Cluster(connect_runtime(impl, impl->scheduler->endpoint(), kControlTimeout, keys, !o.secure));
-}
 
 Cluster Cluster::connect(const std::string& address, ConnectOptions o) {
   auto impl = std::make_shared<Impl>();
-  connect_runtime(impl, address, o.timeout, o.keys, false, o.heartbeat);
+  impl->on_shutdown = std::move(o.on_shutdown);  // run even when connecting fails
+  Runtime::Options ro;
+  ro.scheduler = address;
+  ro.keys = std::move(o.keys);
+  ro.insecure = o.insecure;
+  ro.heartbeat = o.heartbeat;
+  impl->owned = std::make_unique<Runtime>(ro);
+  impl->runtime = impl->owned.get();
+  impl->owned->start();
+  if (auto joined = impl->owned->join_cluster(o.timeout); !joined.ok()) throw Exception(joined.error());
+  Runtime::set_current(impl->runtime);
   auto hello = ask<HelloReply>(*impl->runtime, "hello", msgpack::type::nil_t(), o.timeout);
   if (hello.ok()) impl->http_port = hello->http_port;
   return Cluster(impl);

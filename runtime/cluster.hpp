@@ -1,7 +1,9 @@
 #pragma once
-// The entry point of a driver: connect to a running cluster, or start an
-// embedded one on 127.0.0.1 (as ray.init() does), then spawn and look up actors.
+// The entry point of a driver: connect to a running cluster (or to an
+// embedded one, embedded/local_cluster.hpp, as ray.init() starts), then spawn
+// and look up actors.
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <tuple>
@@ -30,23 +32,9 @@ struct SpawnOptions {
 };
 
 /// Thread-safety: every member function is thread-safe. Copies share one
-/// connection; the last copy to go shuts an embedded cluster down.
+/// connection; the last copy to go shuts it down (and an embedded cluster with it).
 class Cluster {
  public:
-  struct LocalOptions {
-    int workers = 1;
-    double cpus_per_worker = 0;  ///< 0: the machine's core count
-    int gpus_per_worker = 0;
-    std::string host = "127.0.0.1";
-    std::string log_dir;         ///< default: a fresh directory under /tmp
-    std::chrono::milliseconds heartbeat_timeout{3000};
-    int http_port = 0;           ///< 0: ephemeral; -1: no HTTP server
-    /// Authenticated sockets (docs/SECURITY.md): the keys find_keys() finds,
-    /// else a fresh pair in a private temporary folder removed at shutdown.
-    /// false (or TROUPE_KEYS=none): no keys at all (benchmarks of the
-    /// unsecured baseline; loopback only).
-    bool secure = true;
-  };
   struct ConnectOptions {
     std::chrono::milliseconds timeout{10000};  ///< how long connect() waits for the scheduler to answer
     /// Liveness of the driver's connections: calls in flight to a scheduler
@@ -56,12 +44,14 @@ class Cluster {
     /// The cluster's keys; null: found by find_keys() (--keys, $TROUPE_KEYS,
     /// ~/.config/troupe/keys).
     KeysPtr keys;
+    /// No keys at all (TROUPE_KEYS=none): loopback only.
+    bool insecure = false;
+    /// Run once by shutdown(), after this process's runtime stopped: an
+    /// embedded cluster stops its scheduler and workers here
+    /// (embedded/local_cluster.hpp).
+    std::function<void()> on_shutdown;
   };
 
-  /// Starts a scheduler and `workers` workers inside this process. Throws
-  /// troupe::Exception when something cannot start.
-  static Cluster local(LocalOptions options);
-  static Cluster local() { return local(LocalOptions{}); }
   /// Connects to a scheduler ("tcp://host:port"). Throws on connection_lost.
   /// The Cluster outlives the scheduler's restarts on the same address: calls
   /// while it is away fail with connection_lost, later ones reach the new one.
@@ -134,7 +124,7 @@ class Cluster {
   [[nodiscard]] int http_port() const;
   /// The runtime of this process.
   [[nodiscard]] Runtime& runtime() const;
-  /// Stops an embedded cluster (actors are terminated) or disconnects. Idempotent.
+  /// Disconnects, then runs ConnectOptions::on_shutdown (an embedded cluster stops: its actors are terminated). Idempotent.
   void shutdown() const;
 
   struct Impl;

@@ -36,7 +36,7 @@ class Worker {
     std::string troupe_binary;           ///< `troupe` to exec for actors; default: found at run time
     std::chrono::milliseconds heartbeat_interval{500};
     /// stop() tells the scheduler this node leaves (its actors restart elsewhere at once).
-    /// False where the whole cluster stops together (`troupe up`, Cluster::local).
+    /// False where the whole cluster stops together (`troupe up`, local_cluster()).
     bool leave_on_stop = true;
     std::string leave_reason = "worker stopped";  ///< told to the scheduler by stop()
     /// Folders actor code (start_actor's code_paths) may be loaded from,

@@ -9,6 +9,7 @@
 
 #include <zmq_addon.hpp>
 
+#include "embedded/local_cluster.hpp"
 #include "runtime/cluster.hpp"
 #include "runtime/runtime.hpp"
 #include "tests/actors/test_actors.hpp"
@@ -21,7 +22,7 @@ using troupe::Errc;
 namespace {
 
 troupe::Cluster two_workers() {
-  return troupe::Cluster::local({.workers = 2, .cpus_per_worker = 2, .http_port = -1});
+  return troupe::local_cluster({.workers = 2, .cpus_per_worker = 2, .http_port = -1});
 }
 
 troupe::ActorInfo info_of(const troupe::Cluster& c, troupe::ActorId id) {
@@ -392,7 +393,7 @@ TEST_CASE("a worker refuses a code path outside its allowed folders and a name t
   std::string tmpl = (fs::temp_directory_path() / "troupe-lp-XXXXXX").string();
   REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
   const fs::path root(tmpl);
-  auto cluster = troupe::Cluster::local({.workers = 1, .cpus_per_worker = 2, .log_dir = (root / "logs").string(),
+  auto cluster = troupe::local_cluster({.workers = 1, .cpus_per_worker = 2, .log_dir = (root / "logs").string(),
                                          .http_port = -1});
   // A real actor library, copied outside the build's and install's folders.
   const troupe::ClassInfo* info = troupe::Registry::instance().find(typeid(Tally));

@@ -16,6 +16,7 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "embedded/local_cluster.hpp"
 #include "runtime/cluster.hpp"
 #include "runtime/codec.hpp"
 #include "runtime/keys.hpp"
@@ -296,7 +297,7 @@ TEST_CASE("a scheduler asked to bind a non-loopback address without keys exits 2
 
 TEST_CASE("an embedded cluster needs no set-up and its processes admit only its own key") {
   // The test run's keys are the user's here; TROUPE_KEYS=none is tested by the benchmark.
-  auto cluster = Cluster::local({.workers = 1, .http_port = -1});
+  auto cluster = local_cluster({.workers = 1, .http_port = -1});
   REQUIRE(cluster.keys() != nullptr);
   auto e = cluster.spawn<Echo>({});
   CHECK(e.call(&Echo::add, 2, 3).get(10s) == 5);

@@ -68,8 +68,8 @@ Result<void> prepare_train_config(TrainConfig& c) {
   return {};
 }
 
-Cluster::LocalOptions local_cluster_for(const TrainConfig& c) {
-  Cluster::LocalOptions lo;
+LocalOptions local_cluster_for(const TrainConfig& c) {
+  LocalOptions lo;
   lo.workers = 1;
   lo.cpus_per_worker = c.job.trainers * c.job.trainer_threads + 0.25 * (c.job.loaders + c.job.shards);
   lo.http_port = -1;

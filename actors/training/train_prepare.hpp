@@ -5,6 +5,7 @@
 #include <string>
 
 #include "actors/training/train_config.hpp"
+#include "embedded/local_cluster.hpp"
 #include "runtime/cluster.hpp"
 #include "runtime/error.hpp"
 
@@ -23,6 +24,6 @@ Result<void> prepare_train_config(TrainConfig& config);
 /// An embedded cluster fit for the job: one worker with the CPUs its
 /// trainers, loaders and shards ask for, no HTTP server, actor logs in the
 /// job's output folder. Thread-safe.
-Cluster::LocalOptions local_cluster_for(const TrainConfig& config);
+LocalOptions local_cluster_for(const TrainConfig& config);
 
 }  // namespace troupe::train

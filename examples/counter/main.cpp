@@ -6,12 +6,13 @@
 #include <vector>
 
 #include "examples/counter/counter.hpp"
+#include "embedded/local_cluster.hpp"
 #include "runtime/cluster.hpp"
 
 int main(int argc, char** argv) {
   using namespace std::chrono_literals;
   try {
-    auto cluster = argc > 1 ? troupe::Cluster::connect(argv[1]) : troupe::Cluster::local({.workers = 2, .http_port = -1});
+    auto cluster = argc > 1 ? troupe::Cluster::connect(argv[1]) : troupe::local_cluster({.workers = 2, .http_port = -1});
     auto c = cluster.spawn<Counter>({.name = "counter", .cpus = 1, .max_restarts = 3}, 10);
     troupe::Future<int> f = c.call(&Counter::add, 5);
     std::printf("add(5) -> %d\n", f.get(10s));

@@ -17,6 +17,7 @@
 
 #include "examples/param_server/actors.hpp"
 #include "examples/param_server/model.hpp"
+#include "embedded/local_cluster.hpp"
 #include "runtime/cluster.hpp"
 
 using namespace std::chrono_literals;
@@ -45,7 +46,7 @@ int main(int argc, char** argv) {
   const std::string images = dir + "/train-images-idx3-ubyte.gz", labels = dir + "/train-labels-idx1-ubyte.gz";
   try {
     std::optional<troupe::Cluster> cluster;
-    if (address.empty()) cluster = troupe::Cluster::local({.cpus_per_worker = workers + 1.0, .http_port = -1});
+    if (address.empty()) cluster = troupe::local_cluster({.cpus_per_worker = workers + 1.0, .http_port = -1});
     else cluster = troupe::Cluster::connect(address);
 
     auto server = cluster->spawn<ps::ParameterServer>({.name = "ps-server"}, test->images.dim, lr);

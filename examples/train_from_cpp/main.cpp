@@ -17,6 +17,7 @@
 #include "actors/training/train_console.hpp"
 #include "actors/training/train_job.hpp"
 #include "actors/training/train_prepare.hpp"
+#include "embedded/local_cluster.hpp"
 #include "runtime/cluster.hpp"
 
 using namespace troupe;
@@ -84,7 +85,7 @@ int main(int argc, char** argv) {
   // are processes of their own) or the one at --cluster.
   std::optional<Cluster> cluster;
   if (address.empty()) {
-    cluster = Cluster::local(train::local_cluster_for(cfg));
+    cluster = local_cluster(train::local_cluster_for(cfg));
   } else {
     cluster = Cluster::connect(address);
   }

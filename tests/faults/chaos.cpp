@@ -37,6 +37,7 @@
 #include "actors/training/shard_loader.hpp"
 #include "actors/training/train_config.hpp"
 #include "actors/training/trainer.hpp"
+#include "embedded/local_cluster.hpp"
 #include "runtime/cluster.hpp"
 
 using namespace std::chrono_literals;
@@ -461,12 +462,12 @@ int main(int argc, char** argv) {
   if (o.lr_final >= 0) job.lr_final = static_cast<float>(o.lr_final);
   train::finalize(job, static_cast<int64_t>(labels->size()));
 
-  Cluster::LocalOptions lo;
+  LocalOptions lo;
   lo.workers = 1;
   lo.cpus_per_worker = job.trainers + 0.25 * (job.loaders + job.shards) + 1;
   lo.http_port = -1;
   lo.log_dir = (fs::path(o.out) / "logs").string();
-  auto cluster = Cluster::local(lo);
+  auto cluster = local_cluster(lo);
   std::printf("troupe_chaos: %s, %d epoch(s), %d trainer(s), %d shard(s), %lld steps; checkpoint every %lld\n",
               o.config.c_str(), job.epochs, job.trainers, job.shards, static_cast<long long>(job.total_steps),
               static_cast<long long>(job.checkpoint_every));

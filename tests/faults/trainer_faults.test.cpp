@@ -130,7 +130,7 @@ TEST_CASE("abort, an exception in the step loop, a CUDA error and a throwing con
   // the dying incarnation's log says which of the two it was.
   std::string log_dir = std::filesystem::temp_directory_path() / "troupe-inject-XXXXXX";
   REQUIRE(::mkdtemp(log_dir.data()) != nullptr);
-  auto cluster = Cluster::local({.workers = 1, .cpus_per_worker = 4, .log_dir = log_dir, .http_port = -1});
+  auto cluster = local_cluster({.workers = 1, .cpus_per_worker = 4, .log_dir = log_dir, .http_port = -1});
   FaultJob j(cluster, job, {.prefix = "inject"});
   // The constructor failure: slot 2 comes back as incarnation 1 and trains.
   wait_rejoined(j, 2, 0);

@@ -2,13 +2,14 @@
 // while the actor keeps serving other calls.
 #include <doctest/doctest.h>
 
+#include "embedded/local_cluster.hpp"
 #include "runtime/cluster.hpp"
 #include "tests/training/deferred_actor.hpp"
 
 using namespace std::chrono_literals;
 
 TEST_CASE("a deferred reply arrives when another call resolves it, and the actor serves calls meanwhile") {
-  auto cluster = troupe::Cluster::local({.workers = 1, .cpus_per_worker = 2, .http_port = -1});
+  auto cluster = troupe::local_cluster({.workers = 1, .cpus_per_worker = 2, .http_port = -1});
   auto m = cluster.spawn<Mailbox>({});
   auto waiting = m.call(&Mailbox::get, 3);
   CHECK(m.call(&Mailbox::get, 0).get(10s) == 0);  // answered at once
@@ -20,7 +21,7 @@ TEST_CASE("a deferred reply arrives when another call resolves it, and the actor
 }
 
 TEST_CASE("a deferred reply can come from a background thread, and a failed one reaches the caller as its error") {
-  auto cluster = troupe::Cluster::local({.workers = 1, .cpus_per_worker = 2, .http_port = -1});
+  auto cluster = troupe::local_cluster({.workers = 1, .cpus_per_worker = 2, .http_port = -1});
   auto m = cluster.spawn<Mailbox>({});
   auto waiting = m.call(&Mailbox::get, 7);
   CHECK(m.call(&Mailbox::put_later, 7, 50).get(10s) == 7);

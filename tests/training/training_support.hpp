@@ -16,6 +16,7 @@
 #include "actors/training/aggregator.hpp"
 #include "actors/training/shard_loader.hpp"
 #include "actors/training/trainer.hpp"
+#include "embedded/local_cluster.hpp"
 #include "runtime/cluster.hpp"
 
 namespace troupe::testing {
@@ -102,6 +103,6 @@ struct Job {
   }
 };
 
-inline Cluster small_cluster() { return Cluster::local({.workers = 1, .cpus_per_worker = 4, .http_port = -1}); }
+inline Cluster small_cluster() { return local_cluster({.workers = 1, .cpus_per_worker = 4, .http_port = -1}); }
 
 }  // namespace troupe::testing

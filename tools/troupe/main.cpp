@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "embedded/local_cluster.hpp"
 #include "runtime/actor_process.hpp"
 #include "runtime/keys.hpp"
 #include "runtime/security.hpp"
@@ -133,19 +134,16 @@ int main(int argc, char** argv) {
                    "build's and install's library folders)");
 
   // troupe up
-  int up_workers = 1;
-  double up_cpus = 0;
-  std::string up_log_dir;
-  troupe::Scheduler::Options uo;
+  troupe::LocalServices::Options uo;
   uo.bind = "tcp://127.0.0.1:7400";
+  uo.http_port = 8265;
   auto* up = app.add_subcommand("up", "scheduler plus N workers in the foreground; Ctrl-C stops all");
-  up->add_option("--workers", up_workers, "number of workers")->capture_default_str()->check(CLI::Range(1, 256));
-  up->add_option("--cpus-per-worker", up_cpus, "CPUs each worker offers (default: all cores)");
+  up->add_option("--workers", uo.workers, "number of workers")->capture_default_str()->check(CLI::Range(1, 256));
+  up->add_option("--cpus-per-worker", uo.cpus_per_worker, "CPUs each worker offers (default: all cores)");
   up->add_option("--bind", uo.bind, "scheduler control endpoint")->capture_default_str();
   up->add_option("--http-port", uo.http_port, "HTTP port (-1: none)")->capture_default_str();
-  up->add_option("--log-dir", up_log_dir, "per-actor log files");
-  std::vector<std::string> up_code_path_allow;
-  up->add_option("--code-path-allow", up_code_path_allow,
+  up->add_option("--log-dir", uo.log_dir, "per-actor log files");
+  up->add_option("--code-path-allow", uo.code_path_allow,
                  "a folder actor libraries may be loaded from (repeatable; default: the build's and install's)");
 
   // troupe actor (started by workers)
@@ -244,33 +242,16 @@ int main(int argc, char** argv) {
         made_note = "troupe up: made cluster keys in " + made->dir + " (`troupe keygen` explains)\n";
       }
       auto signals = block_stop_signals();
-      troupe::Scheduler s(uo);
-      s.start();
-      std::vector<std::unique_ptr<troupe::Worker>> workers;
-      const std::string log_dir = up_log_dir.empty() ? "/tmp/troupe-up-" + std::to_string(getpid()) : up_log_dir;
-      for (int i = 0; i < up_workers; ++i) {
-        troupe::Worker::Options w;
-        w.scheduler = s.endpoint();
-        w.cpus = up_cpus;
-        w.log_dir = log_dir + "/worker-" + std::to_string(i + 1);
-        w.leave_on_stop = false;  // all of it stops together: no restarts on the workers still stopping
-        w.code_path_allow = up_code_path_allow;
-        workers.push_back(std::make_unique<troupe::Worker>(w));
-        workers.back()->start();
-      }
-      for (auto& w : workers)
-        if (!w->wait_registered(std::chrono::seconds(10))) {
-          std::fprintf(stderr, "troupe up: a worker did not register\n");
-          return 1;
-        }
-      std::printf("troupe up: scheduler %s, %d worker(s), http %d, logs in %s\n", s.endpoint().c_str(), up_workers,
-                  s.http_port(), log_dir.c_str());
+      if (uo.log_dir.empty()) uo.log_dir = "/tmp/troupe-up-" + std::to_string(getpid());
+      troupe::LocalServices services(uo);  // the same embedded cluster as troupe::local_cluster()
+      services.start();
+      std::printf("troupe up: scheduler %s, %d worker(s), http %d, logs in %s\n", services.endpoint().c_str(),
+                  uo.workers, services.http_port(), services.log_dir().c_str());
       std::printf("%stroupe up: press Ctrl-C to stop\n", made_note.c_str());
       std::fflush(stdout);
       wait_for_stop(signals);
       std::printf("troupe up: stopping\n");
-      for (auto& w : workers) w->stop();
-      s.stop();
+      services.stop();
       return 0;
     }
     if (*actor) return troupe::run_actor_process(ao);

@@ -15,6 +15,7 @@
 #include "actors/training/train_console.hpp"
 #include "actors/training/train_job.hpp"
 #include "actors/training/train_prepare.hpp"
+#include "embedded/local_cluster.hpp"
 #include "runtime/cluster.hpp"
 
 namespace troupe::cli {
@@ -112,7 +113,7 @@ int run_foreground(const TrainConfig& cfg, const TrainOptions& o) {
   std::fflush(stdout);
   std::optional<Cluster> cluster;
   if (o.cluster.empty()) {
-    cluster = Cluster::local(train::local_cluster_for(cfg));
+    cluster = local_cluster(train::local_cluster_for(cfg));
   } else {
     cluster = Cluster::connect(o.cluster);
   }

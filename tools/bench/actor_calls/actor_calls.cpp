@@ -18,6 +18,7 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "embedded/local_cluster.hpp"
 #include "runtime/cluster.hpp"
 #include "runtime/security.hpp"
 #include "tools/bench/actor_calls/bench_actors.hpp"
@@ -99,10 +100,10 @@ struct Figures {
 
 /// Sync round trips, pipelined calls and tensor transfers on an embedded
 /// cluster made with `lo`; `raw` (when given) measured interleaved with it.
-Figures measure(troupe::Cluster::LocalOptions lo, Raw* raw, int calls, int async_calls, std::size_t tensor_bytes,
+Figures measure(troupe::LocalOptions lo, Raw* raw, int calls, int async_calls, std::size_t tensor_bytes,
                 int tensor_iters) {
   Figures f;
-  auto cluster = troupe::Cluster::local(lo);
+  auto cluster = troupe::local_cluster(lo);
   auto sink = cluster.spawn<Sink>({.name = "sink", .cpus = 1});
   auto source = cluster.spawn<Source>({.name = "source", .cpus = 1});
   const std::string payload(64, 'x');
