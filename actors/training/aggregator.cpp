@@ -5,8 +5,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "actors/training/gradient_mean.hpp"
 #include "actors/training/sampler.hpp"
-#include "kernels/cpu/blas1.hpp"
 #include "kernels/cpu/threads.hpp"
 #include "runtime/actor_context.hpp"
 #include "runtime/registry.hpp"
@@ -69,7 +69,6 @@ void Aggregator::reset_to_initial() {
   finish_at_ = -1;
   if (ledger_) ledger_ = BatchLedger(job_);
   commits_.clear();
-  relayed_.clear();
 }
 
 void Aggregator::listen_for_deaths() {
@@ -232,8 +231,7 @@ JoinReply Aggregator::rollback(RollbackRequest r) {
   timeline_ = r.timeline;
   restored_ = false;
   for (auto& p : pending_) p.reset();
-  std::erase_if(commits_, [&](const Commit& c) { return c.version > version_; });
-  relayed_.clear();
+  commits_.rollback(version_);
   if (ledger_) ledger_->release_all();  // their pushes are gone with the pulls failed below
   slots_.restart_at(version_, lockstep());
   for (auto& p : pulls_) p.reply.fail(Error(Errc::unavailable, "the shard rolled back: join again"));
@@ -270,9 +268,7 @@ std::vector<EpochLedger> Aggregator::ledger() {
 Weights Aggregator::weights_for(int slot, int64_t since) {
   Weights w{version_, published_, {}, next_epoch_, finished(), ledger_ ? ledger_->progress() : -1.0, {}};
   if (ledger_ && slot >= 0) w.batch = ledger_->assign(slot);
-  if (leader() && slot >= 0)
-    for (const Commit& c : commits_)
-      if (c.version > since) w.commits.push_back(c);
+  if (leader() && slot >= 0) w.commits = commits_.after(since);
   return w;
 }
 
@@ -463,27 +459,9 @@ void Aggregator::apply(const std::vector<Contribution>& pushes) {
   static thread_local const bool one_thread = (kernels::cpu::set_num_threads(1), true);
   (void)one_thread;
   const auto t = std::chrono::steady_clock::now();
-  int64_t n = 0;
-  for (const auto& p : pushes) n += p.samples;
+  const int64_t n = weighted_mean(pushes, grad_);
   StepMetric m;
   if (n > 0) {
-    // g = Σ nᵢ gᵢ / Σ nᵢ, in slot order; each push's buckets in place (elementwise: as for a whole slice).
-    bool first = true;
-    for (const auto& p : pushes) {
-      if (p.samples == 0) continue;
-      const float w = static_cast<float>(static_cast<double>(p.samples) / static_cast<double>(n));
-      for (const auto& [offset, t] : *p.buckets) {
-        const float* g = t.data_as<float>();
-        float* out = grad_.data() + offset;
-        if (first) {
-          std::memcpy(out, g, static_cast<std::size_t>(t.numel()) * sizeof(float));
-          if (w != 1.0f) kernels::cpu::scale(out, t.numel(), w);
-        } else {
-          kernels::cpu::axpy(t.numel(), w, g, out);
-        }
-      }
-      first = false;
-    }
     // The rate follows the data, not the step count: faults add steps (the
     // ledger hands out again what a dead trainer did not finish), and every
     // shard must use the same rate for the same step. Shard 0 reads its
@@ -517,14 +495,7 @@ void Aggregator::apply(const std::vector<Contribution>& pushes) {
   for (const auto& p : pushes) slots_[static_cast<std::size_t>(p.slot)].last_version = version_;
   recent_.push_back(std::move(sc));
   while (recent_.size() > 4096) recent_.pop_front();
-  if (leader()) {
-    Commit c{version_, timeline_, {}};
-    for (const auto& p : pushes) c.pushes.insert(c.pushes.end(), {p.slot, static_cast<int64_t>(p.incarnation), p.step});
-    commits_.push_back(std::move(c));
-    // A follower lags shard 0 by the commits no trainer has relayed yet: a
-    // step or two; far more than that is kept.
-    while (commits_.size() > 256) commits_.pop_front();
-  }
+  if (leader()) commits_.record(version_, timeline_, pushes);
   m.version = version_;
   m.samples = n;
   m.apply_us = micros_since(t);
@@ -609,26 +580,19 @@ std::vector<StepMetric> Aggregator::metrics(int64_t since) {
 }
 
 void Aggregator::follow(const std::vector<Commit>& commits) {
-  for (const Commit& c : commits)
-    // Another timeline's (before a rollback), one applied already, or beyond
-    // what any trainer can relay (a bogus one): ignored.
-    if (c.timeline == timeline_ && c.version > version_ && c.version <= version_ + 256) relayed_.emplace(c.version, c);
+  commits_.relay(commits, timeline_, version_);
   apply_commits();
 }
 
 void Aggregator::apply_commits() {
-  while (!relayed_.empty() && !finished()) {
-    auto it = relayed_.begin();
-    if (it->first <= version_) {
-      relayed_.erase(it);
-      continue;
-    }
-    if (it->first != version_ + 1) return;  // a gap: a later relay brings the missing one
-    const std::vector<int64_t> named = it->second.pushes;
+  while (!finished()) {
+    const Commit* next = commits_.next(version_);
+    if (next == nullptr) return;  // a gap: a later relay brings the missing one
+    const std::vector<int64_t>& named = next->pushes;
     std::vector<Contribution> pushes;
     for (std::size_t j = 0; j + 2 < named.size(); j += 3) {
       if (named[j] < 0 || named[j] >= job_.trainers) {
-        relayed_.erase(it);  // not one of shard 0's: nothing to apply it to
+        commits_.drop(version_ + 1);  // not one of shard 0's: nothing to apply it to
         return;
       }
       const auto slot = static_cast<std::size_t>(named[j]);
@@ -640,7 +604,7 @@ void Aggregator::apply_commits() {
       if (!p.complete() || static_cast<int64_t>(p.incarnation()) != named[j + 1] || !same_step) return;
       pushes.push_back(p.contribution(static_cast<int>(slot)));
     }
-    relayed_.erase(it);
+    commits_.drop(version_ + 1);
     apply(pushes);
     if (lockstep()) {
       for (auto& p : pending_) p.reset();  // what shard 0 did not apply is dropped with the step

@@ -79,6 +79,7 @@
 #include <vector>
 
 #include "actors/training/batch_ledger.hpp"
+#include "actors/training/commit_log.hpp"
 #include "actors/training/job.hpp"
 #include "actors/training/membership.hpp"
 #include "actors/training/messages.hpp"
@@ -209,8 +210,7 @@ class Aggregator {
   bool restored_ = false;
   ShardCheckpoints checkpoints_;
   std::deque<StepContributors> recent_;
-  std::deque<Commit> commits_;           // shard 0 of several: the last versions' commits, oldest first
-  std::map<int64_t, Commit> relayed_;    // a follower: commits relayed ahead of their pushes, by version
+  CommitLog commits_;  // several shards: shard 0's log, or a follower's relayed commits
   // work
   std::optional<BatchLedger> ledger_;  // shard 0 only
   int64_t finish_at_ = -1;             // other shards: the version the run finished at, once told
