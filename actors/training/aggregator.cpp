@@ -42,7 +42,7 @@ Aggregator::Aggregator(JobSpec job, int shard)
   }
   std::tie(begin_, end_) = shard_range(kernels::ParamLayout(spec).num_params(), job_.shards, shard);
   pending_.assign(slots_.size(), PartialPush(end_ - begin_));
-  epochs_total_ = static_cast<int>((job_.total_steps + job_.steps_per_epoch - 1) / job_.steps_per_epoch);
+  epochs_ = EpochBook(static_cast<int>((job_.total_steps + job_.steps_per_epoch - 1) / job_.steps_per_epoch));
   stats_.begin = begin_;
   stats_.end = end_;
   if (shard == 0) ledger_.emplace(job_);
@@ -64,8 +64,7 @@ void Aggregator::reset_to_initial() {
     s.next_step = 0;
     s.joined_at = 0;
   }
-  next_epoch_ = 0;
-  epoch_acc_.clear();
+  epochs_.restart(0, {});
   finish_at_ = -1;
   if (ledger_) ledger_ = BatchLedger(job_);
   commits_.clear();
@@ -113,9 +112,7 @@ void Aggregator::load(ShardCheckpoint c) {
     slots_[i].next_step = c.next_step[i];
     slots_[i].joined_at = version_;
   }
-  next_epoch_ = c.next_epoch;
-  epoch_acc_.clear();
-  epoch_acc_[next_epoch_] = EpochAcc{c.epoch_loss_sum, c.epoch_samples, c.epoch_correct};
+  epochs_.restart(c.next_epoch, {c.epoch_loss_sum, c.epoch_samples, c.epoch_correct});
   finish_at_ = -1;
   if (ledger_ && !ledger_->load(c.ledger))
     throw invalid("checkpoint of shard 0 at version " + std::to_string(c.version) +
@@ -140,12 +137,11 @@ Result<void> Aggregator::write_checkpoint_now() {
   c.version = version_;
   c.adam_step = adam_.step_count();
   for (const auto& s : slots_) c.next_step.push_back(s.next_step);
-  c.next_epoch = next_epoch_;
-  if (auto it = epoch_acc_.find(next_epoch_); it != epoch_acc_.end()) {
-    c.epoch_loss_sum = it->second.loss_sum;
-    c.epoch_samples = it->second.samples;
-    c.epoch_correct = it->second.correct;
-  }
+  c.next_epoch = epochs_.open();
+  const EpochAccount open = epochs_.open_account();
+  c.epoch_loss_sum = open.loss_sum;
+  c.epoch_samples = open.samples;
+  c.epoch_correct = open.correct;
   c.timeline = timeline_;
   for (const auto& s : slots_) {
     c.slot_actor.push_back(s.actor);
@@ -238,7 +234,7 @@ JoinReply Aggregator::rollback(RollbackRequest r) {
   pulls_.clear();
   std::erase_if(metrics_, [&](const StepMetric& m) { return m.version > version_; });
   std::erase_if(recent_, [&](const StepContributors& c) { return c.version > version_; });
-  std::erase_if(snapshots_, [&](const auto& kv) { return kv.second.version > version_; });
+  epochs_.rollback(version_);
   publish();
   return join_reply(slots_[0]);
 }
@@ -266,7 +262,7 @@ std::vector<EpochLedger> Aggregator::ledger() {
 }
 
 Weights Aggregator::weights_for(int slot, int64_t since) {
-  Weights w{version_, published_, {}, next_epoch_, finished(), ledger_ ? ledger_->progress() : -1.0, {}};
+  Weights w{version_, published_, {}, epochs_.open(), finished(), ledger_ ? ledger_->progress() : -1.0, {}};
   if (ledger_ && slot >= 0) w.batch = ledger_->assign(slot);
   if (leader() && slot >= 0) w.commits = commits_.after(since);
   return w;
@@ -293,7 +289,7 @@ bool Aggregator::handed_out(const PushRequest& r) {
 
 int Aggregator::epoch_of(const PushRequest& r, BatchId b) const {
   if (b.valid()) return static_cast<int>(b.step / job_.steps_per_epoch);
-  return r.epoch >= 0 ? r.epoch : next_epoch_;
+  return r.epoch >= 0 ? r.epoch : epochs_.open();
 }
 
 bool Aggregator::pull_ready(const PullRequest& r) const {
@@ -350,7 +346,7 @@ void Aggregator::answer_pulls() {
 
 PushReply Aggregator::push(PushRequest r) {
   check_slot(r.slot);
-  check_bucket_shape(r, end_ - begin_, shard_, job_.trainers, job_.total_steps, epochs_total_);
+  check_bucket_shape(r, end_ - begin_, shard_, job_.trainers, job_.total_steps, epochs_.total());
   const auto i = static_cast<std::size_t>(r.slot);
   PushReply reply;
   ++stats_.pushes;
@@ -379,8 +375,8 @@ PushReply Aggregator::push(PushRequest r) {
   // Other shards learn from the pushes where shard 0's epochs end: a push
   // computed in a later epoch than this shard's open one means the epochs
   // before it closed at this version (lockstep; ssp/async: about here).
-  if (!ledger_ && r.epoch > next_epoch_ && (!lockstep() || r.version == version_)) {
-    while (next_epoch_ < std::min(r.epoch, epochs_total_)) close_epoch(EpochLedger{next_epoch_});
+  if (!ledger_ && r.epoch > epochs_.open() && (!lockstep() || r.version == version_)) {
+    while (epochs_.open() < std::min(r.epoch, epochs_.total())) close_epoch(EpochLedger{epochs_.open()});
   }
   if (lockstep()) {
     if (r.version != version_) {
@@ -482,10 +478,7 @@ void Aggregator::apply(const std::vector<Contribution>& pushes) {
   for (const auto& p : pushes) {
     if (ledger_ && p.batch.valid()) ledger_->settle(p.slot, p.batch, p.samples);
     sc.batches.insert(sc.batches.end(), {p.batch.slot, p.batch.step});
-    EpochAcc& a = epoch_acc_[p.epoch];
-    a.loss_sum += p.loss_sum;
-    a.samples += p.samples;
-    a.correct += p.correct;
+    epochs_.add(p.epoch, p.loss_sum, p.samples, p.correct);
     m.loss_sum += p.loss_sum;
     m.correct += p.correct;
     m.contributors.insert(m.contributors.end(), {p.slot, static_cast<int64_t>(p.incarnation), p.samples});
@@ -522,38 +515,13 @@ void Aggregator::check_epochs() {
   if (ledger_) {
     while (auto done = ledger_->close_if_done()) close_epoch(*done);
   } else if (finished()) {
-    while (next_epoch_ < epochs_total_) close_epoch(EpochLedger{next_epoch_});
+    while (epochs_.open() < epochs_.total()) close_epoch(EpochLedger{epochs_.open()});
   }
 }
 
-void Aggregator::close_epoch(const EpochLedger& ledger) {
-  const int e = next_epoch_++;
-  const EpochAcc acc = epoch_acc_[e];
-  epoch_acc_.erase(e);
-  EpochSummary s{e, version_, acc.loss_sum, acc.samples, acc.correct, e == epochs_total_ - 1, published_, ledger};
-  snapshots_[e] = s;
-  if (auto it = epoch_waiters_.find(e); it != epoch_waiters_.end()) {
-    for (auto& w : it->second) w.resolve(s);
-    epoch_waiters_.erase(it);
-  }
-  // Keep a few recent snapshots (evaluation may lag an epoch behind).
-  while (snapshots_.size() > 4) snapshots_.erase(snapshots_.begin());
-}
+void Aggregator::close_epoch(const EpochLedger& ledger) { epochs_.close(version_, published_, ledger); }
 
-Deferred<EpochSummary> Aggregator::epoch(int e) {
-  Deferred<EpochSummary> d;
-  if (e < 0 || e >= epochs_total_) {
-    d.fail(Error(Errc::invalid_argument, "epoch " + std::to_string(e) + " out of range [0, " +
-                                             std::to_string(epochs_total_) + ")"));
-  } else if (auto it = snapshots_.find(e); it != snapshots_.end()) {
-    d.resolve(it->second);
-  } else if (e < next_epoch_) {
-    d.fail(Error(Errc::not_found, "epoch " + std::to_string(e) + " is no longer kept"));
-  } else {
-    epoch_waiters_[e].push_back(d);
-  }
-  return d;
-}
+Deferred<EpochSummary> Aggregator::epoch(int e) { return epochs_.wait(e); }
 
 Progress Aggregator::progress() {
   stats_.version = version_;

@@ -80,6 +80,7 @@
 
 #include "actors/training/batch_ledger.hpp"
 #include "actors/training/commit_log.hpp"
+#include "actors/training/epoch_book.hpp"
 #include "actors/training/job.hpp"
 #include "actors/training/membership.hpp"
 #include "actors/training/messages.hpp"
@@ -139,11 +140,6 @@ class Aggregator {
     PullRequest req;
     Deferred<Weights> reply;
   };
-  struct EpochAcc {
-    double loss_sum = 0;
-    int64_t samples = 0;
-    int64_t correct = 0;
-  };
 
   [[nodiscard]] bool lockstep() const { return train::lockstep(job_); }
   [[nodiscard]] bool finished() const;
@@ -196,11 +192,7 @@ class Aggregator {
   Membership slots_;
   std::vector<PartialPush> pending_;  // by slot: lockstep: the push for version_; ssp/async: the step being assembled
   std::vector<PendingPull> pulls_;
-  int epochs_total_ = 0;
-  int next_epoch_ = 0;
-  std::map<int, EpochAcc> epoch_acc_;
-  std::map<int, EpochSummary> snapshots_;
-  std::map<int, std::vector<Deferred<EpochSummary>>> epoch_waiters_;
+  EpochBook epochs_{0};
   std::vector<StepMetric> metrics_;
   Progress stats_;
   double apply_us_total_ = 0;
