@@ -294,18 +294,14 @@ int Aggregator::epoch_of(const PushRequest& r, BatchId b) const {
 
 bool Aggregator::pull_ready(const PullRequest& r) const {
   if (finished()) return true;
-  switch (job_.mode) {
-    case Consistency::sync:
-    case Consistency::backup: return version_ >= r.min_version;
-    // Each push is applied alone: a trainer waits until there is a batch to
-    // hand it (lockstep trainers idle a step instead, as the step needs them).
-    case Consistency::async: return !ledger_ || ledger_->can_assign(r.slot);
-    case Consistency::ssp: {
-      const int64_t slowest = slots_.slowest_step();
-      return (slowest == INT64_MAX || r.step - slowest <= job_.staleness) && (!ledger_ || ledger_->can_assign(r.slot));
-    }
-  }
-  return true;
+  if (lockstep()) return version_ >= r.min_version;
+  // Each push is applied alone: a trainer waits until there is a batch to
+  // hand it (lockstep trainers idle a step instead, as the step needs them);
+  // ssp also holds back a trainer more than `staleness` steps ahead of the slowest.
+  const bool can_assign = !ledger_ || ledger_->can_assign(r.slot);
+  if (job_.mode != Consistency::ssp) return can_assign;
+  const int64_t slowest = slots_.slowest_step();
+  return (slowest == INT64_MAX || r.step - slowest <= job_.staleness) && can_assign;
 }
 
 Deferred<Weights> Aggregator::pull(PullRequest r) {

@@ -63,6 +63,12 @@
 //   S slices of the model always come from the same step. Pulls and pushes
 //   carry the timeline they joined on; others are refused (the caller rejoins).
 //
+// Parts: this class is the actor and the protocol between them; each part is
+// a plain class beside it with its own unit test: partial_push (bucket
+// assembly), gradient_mean (the averaging), membership (slots, incarnations,
+// fencing), shard_checkpoints (what is kept, which version a rollback can
+// reach), commit_log (several shards), epoch_book (epochs), batch_ledger (work).
+//
 // Errors (docs/ARCHITECTURE.md, "Errors"): a method fails with a troupe::Errc,
 // thrown as troupe::Exception (or, for the long polls, Deferred::fail), never
 // another exception type: invalid_argument for a malformed request,
@@ -74,7 +80,6 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
-#include <map>
 #include <optional>
 #include <vector>
 
