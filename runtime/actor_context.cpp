@@ -41,7 +41,7 @@ void ActorContext::stop_background() {
 
 namespace {
 void post_until_queued(Runtime& rt, std::function<void()> fn) {
-  // try_post consumes fn only when it queues it (a copy is kept for the retry).
+  // try_post takes a copy: fn stays here for the retry when the queue is full.
   if (rt.executor().try_post(fn)) return;
   rt.io().post_after(std::chrono::milliseconds(5), [&rt, fn = std::move(fn)]() mutable {
     post_until_queued(rt, std::move(fn));

@@ -37,7 +37,7 @@ Aggregator::Aggregator(JobSpec job, int shard)
   kernels::MlpSpec spec;
   try {
     spec = mlp_spec(job_);
-  } catch (const std::invalid_argument& e) {  // the kernels' own idiom, at their boundary
+  } catch (const std::invalid_argument& e) {  // a plain function's idiom; an actor fails with an Errc
     throw invalid(e.what());
   }
   std::tie(begin_, end_) = shard_range(kernels::ParamLayout(spec).num_params(), job_.shards, shard);
