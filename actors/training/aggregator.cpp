@@ -230,8 +230,7 @@ JoinReply Aggregator::rollback(RollbackRequest r) {
   commits_.rollback(version_);
   if (ledger_) ledger_->release_all();  // their pushes are gone with the pulls failed below
   slots_.restart_at(version_, lockstep());
-  for (auto& p : pulls_) p.reply.fail(Error(Errc::unavailable, "the shard rolled back: join again"));
-  pulls_.clear();
+  pulls_.fail_all(Error(Errc::unavailable, "the shard rolled back: join again"));
   std::erase_if(metrics_, [&](const StepMetric& m) { return m.version > version_; });
   std::erase_if(recent_, [&](const StepContributors& c) { return c.version > version_; });
   epochs_.rollback(version_);
@@ -323,21 +322,13 @@ Deferred<Weights> Aggregator::pull(PullRequest r) {
     return d;
   }
   // One outstanding pull per slot: a newer one replaces an abandoned older one.
-  std::erase_if(pulls_, [&](const PendingPull& p) {
-    if (p.req.slot != r.slot) return false;
-    p.reply.fail(Error(Errc::timeout, "superseded by a newer pull"));
-    return true;
-  });
-  pulls_.push_back({r, d});
+  pulls_.park(std::move(r), d);
   return d;
 }
 
 void Aggregator::answer_pulls() {
-  std::erase_if(pulls_, [&](const PendingPull& p) {
-    if (!pull_ready(p.req)) return false;
-    p.reply.resolve(weights_for(p.req.slot, p.req.since));
-    return true;
-  });
+  pulls_.answer([this](const PullRequest& r) { return pull_ready(r); },
+                [this](const PullRequest& r) { return weights_for(r.slot, r.since); });
 }
 
 PushReply Aggregator::push(PushRequest r) {

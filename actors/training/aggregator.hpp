@@ -67,7 +67,8 @@
 // a plain class beside it with its own unit test: partial_push (bucket
 // assembly), gradient_mean (the averaging), membership (slots, incarnations,
 // fencing), shard_checkpoints (what is kept, which version a rollback can
-// reach), commit_log (several shards), epoch_book (epochs), batch_ledger (work).
+// reach), commit_log (several shards), epoch_book (epochs), pull_queue (the
+// waiting long polls), batch_ledger (work).
 //
 // Errors (docs/ARCHITECTURE.md, "Errors"): a method fails with a troupe::Errc,
 // thrown as troupe::Exception (or, for the long polls, Deferred::fail), never
@@ -90,6 +91,7 @@
 #include "actors/training/membership.hpp"
 #include "actors/training/messages.hpp"
 #include "actors/training/partial_push.hpp"
+#include "actors/training/pull_queue.hpp"
 #include "actors/training/shard_checkpoints.hpp"
 #include "actors/training/tensor_pool.hpp"
 #include "kernels/adam.hpp"
@@ -141,11 +143,6 @@ class Aggregator {
   std::vector<EpochLedger> ledger();
 
  private:
-  struct PendingPull {
-    PullRequest req;
-    Deferred<Weights> reply;
-  };
-
   [[nodiscard]] bool lockstep() const { return train::lockstep(job_); }
   [[nodiscard]] bool finished() const;
   /// Several shards: shard 0 decides what a version applies; the others follow its commits.
@@ -196,7 +193,7 @@ class Aggregator {
   TensorPool pool_;
   Membership slots_;
   std::vector<PartialPush> pending_;  // by slot: lockstep: the push for version_; ssp/async: the step being assembled
-  std::vector<PendingPull> pulls_;
+  PullQueue pulls_;
   EpochBook epochs_{0};
   std::vector<StepMetric> metrics_;
   Progress stats_;
