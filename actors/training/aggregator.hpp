@@ -63,8 +63,8 @@
 //   S slices of the model always come from the same step. Pulls and pushes
 //   carry the timeline they joined on; others are refused (the caller rejoins).
 //
-// Parts: this class is the actor and the protocol between them; each part is
-// a plain class beside it with its own unit test: partial_push (bucket
+// Parts: this class is the actor; it ties together plain classes beside it,
+// each with its own unit test: partial_push (bucket
 // assembly), gradient_mean (the averaging), membership (slots, incarnations,
 // fencing), shard_checkpoints (what is kept, which version a rollback can
 // reach), commit_log (several shards), epoch_book (epochs), pull_queue (the
@@ -75,7 +75,8 @@
 // another exception type: invalid_argument for a malformed request,
 // stale_incarnation for a fenced-off trainer's join, not_found for a version or
 // epoch the shard cannot give, unavailable for a pull the caller must rejoin
-// for, io_error for a checkpoint that cannot be written or read. What a
+// for, timeout for a pull a newer one of its slot superseded, io_error for a
+// checkpoint that cannot be written or read. What a
 // well-formed push came to (accepted, duplicate, stale, dropped, rejoin) is not
 // an error: it is PushReply::status, which the trainer's step acts on.
 #include <chrono>
