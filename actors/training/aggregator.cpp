@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
-#include <stdexcept>
 
 #include "actors/training/gradient_mean.hpp"
 #include "actors/training/sampler.hpp"
@@ -34,13 +33,7 @@ Aggregator::Aggregator(JobSpec job, int shard)
       checkpoints_(job_.checkpoint_dir, shard, job_.shards) {
   if (shard < 0 || shard >= job_.shards) throw invalid("shard index out of range");
   if (job_.steps_per_epoch <= 0 || job_.total_steps <= 0) throw invalid("job not finalized");
-  kernels::MlpSpec spec;
-  try {
-    spec = mlp_spec(job_);
-  } catch (const std::invalid_argument& e) {  // a plain function's idiom; an actor fails with an Errc
-    throw invalid(e.what());
-  }
-  std::tie(begin_, end_) = shard_range(kernels::ParamLayout(spec).num_params(), job_.shards, shard);
+  std::tie(begin_, end_) = shard_range(kernels::ParamLayout(mlp_spec(job_)).num_params(), job_.shards, shard);
   pending_.assign(slots_.size(), PartialPush(end_ - begin_));
   epochs_ = EpochBook(static_cast<int>((job_.total_steps + job_.steps_per_epoch - 1) / job_.steps_per_epoch));
   stats_.begin = begin_;

@@ -105,7 +105,7 @@ namespace troupe::train {
 class Aggregator {
  public:
   /// invalid_argument: a shard index out of range, a job finalize() did not
-  /// fill in, or a checkpoint directory holding another job's checkpoint;
+  /// fill in, a bad model, or a checkpoint directory holding another job's checkpoint;
   /// io_error: a damaged checkpoint.
   Aggregator(JobSpec job, int shard);
 

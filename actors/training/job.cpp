@@ -4,6 +4,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "runtime/error.hpp"
+
 namespace troupe::train {
 
 const char* consistency_name(Consistency c) {
@@ -21,13 +23,13 @@ kernels::MlpSpec mlp_spec(const JobSpec& job) {
   s.sizes = job.sizes;
   for (const auto& a : job.activations) {
     auto act = kernels::activation_from_name(a);
-    if (!act) throw std::invalid_argument("unknown activation '" + a + "'");
+    if (!act) throw Exception(Error(Errc::invalid_argument, "unknown activation '" + a + "'"));
     s.activations.push_back(*act);
   }
   auto loss = kernels::loss_from_name(job.loss);
-  if (!loss) throw std::invalid_argument("unknown loss '" + job.loss + "'");
+  if (!loss) throw Exception(Error(Errc::invalid_argument, "unknown loss '" + job.loss + "'"));
   s.loss = *loss;
-  if (const std::string why = s.check(); !why.empty()) throw std::invalid_argument(why);
+  if (const std::string why = s.check(); !why.empty()) throw Exception(Error(Errc::invalid_argument, why));
   return s;
 }
 

@@ -71,7 +71,8 @@ struct JobSpec {
                      steps_per_epoch, total_steps, shard_timeout_s, fault_ctor_throw, bucket_bytes);
 };
 
-/// The kernels' spec of the job's model. Throws std::invalid_argument on bad names.
+/// The kernels' spec of the job's model. Throws troupe::Exception(invalid_argument)
+/// on bad names or sizes (the training actors' error rule, docs/ARCHITECTURE.md). Thread-safe.
 kernels::MlpSpec mlp_spec(const JobSpec& job);
 
 /// Fills train_samples, steps_per_epoch and total_steps from the number of
@@ -96,7 +97,7 @@ struct GradBucket {
 /// fall in its range, from the last layer back, merged until a bucket holds at
 /// least job.bucket_bytes; the remainder (the first layers) is the final
 /// bucket. Buckets never split a layer except at a shard boundary; together
-/// they cover every parameter once. Throws std::invalid_argument on a bad model. Thread-safe.
+/// they cover every parameter once. Throws troupe::Exception(invalid_argument) on a bad model. Thread-safe.
 std::vector<GradBucket> grad_buckets(const JobSpec& job);
 
 /// Whether the mode steps in lockstep (sync, backup: one version per step,

@@ -44,7 +44,7 @@ namespace troupe::train {
 class Trainer {
  public:
   /// `loaders`: every loader of the job, by index (a trainer may be handed a batch of another slot's loader).
-  /// invalid_argument: a slot out of range or a handle count that does not match the job.
+  /// invalid_argument: a slot out of range, a handle count that does not match the job, or a bad model.
   Trainer(JobSpec job, int slot, std::vector<ActorHandle<ShardLoader>> loaders,
           std::vector<ActorHandle<Aggregator>> shards);
   ~Trainer();
