@@ -29,4 +29,14 @@ inline AdamStepScalars adam_step_scalars(const AdamHyper& h, int64_t t) {
   return {static_cast<float>(static_cast<double>(h.lr) / bc1), static_cast<float>(std::sqrt(bc2))};
 }
 
+/// The learning-rate schedule, written once: linear decay from lr at progress
+/// 0 to lr * lr_final at progress 1 (progress clamped to [0, 1]); lr_final 1:
+/// constant. Used by the aggregator shards (actors/training/job.hpp
+/// scheduled_lr) and the single-process example. Thread-safe.
+inline float linear_decay_lr(float lr, float lr_final, double progress) {
+  if (lr_final == 1.0f) return lr;
+  progress = progress < 0.0 ? 0.0 : progress > 1.0 ? 1.0 : progress;
+  return static_cast<float>(lr * (1.0 - (1.0 - lr_final) * progress));
+}
+
 }  // namespace troupe::kernels

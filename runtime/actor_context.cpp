@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "runtime/runtime.hpp"
+
 namespace troupe {
 namespace {
 std::atomic<ActorContext*> g_this_actor{nullptr};
@@ -36,6 +38,20 @@ void ActorContext::stop_background() {
   for (auto& t : tasks) t.request_stop();
   tasks.clear();  // joins
 }
+
+namespace {
+void post_until_queued(Runtime& rt, std::function<void()> fn) {
+  // try_post takes a copy: fn stays here for the retry when the queue is full.
+  if (rt.executor().try_post(fn)) return;
+  rt.io().post_after(std::chrono::milliseconds(5), [&rt, fn = std::move(fn)]() mutable {
+    post_until_queued(rt, std::move(fn));
+  });
+}
+}  // namespace
+
+void ActorContext::post(std::function<void()> fn) { post_until_queued(cluster_.runtime(), std::move(fn)); }
+
+ActorContext* current_actor() noexcept { return g_this_actor.load(); }
 
 ActorContext& this_actor() {
   ActorContext* ctx = g_this_actor.load();

@@ -32,6 +32,13 @@ class ActorContext {
   void run_background(std::function<void(std::stop_token)> fn);
   /// Asks background tasks to stop and joins them. Not from a background task.
   void stop_background();
+  /// Runs fn on the thread that runs the actor's methods, after the calls
+  /// queued before it, so fn may touch the actor's state without locks (an
+  /// event listener's news, a background task's result). Never blocks and
+  /// never drops fn: while the call queue is full it is retried every 5 ms on
+  /// the I/O thread, so a flood of calls cannot make the actor miss it.
+  /// Thread-safe; callable from the I/O thread (Cluster::on_event listeners).
+  void post(std::function<void()> fn);
 
  private:
   ActorId id_;
@@ -44,7 +51,12 @@ class ActorContext {
 
 /// The context of the actor this process runs. Throws troupe::Exception
 /// (invalid_argument) outside an actor process or before its constructor runs.
+/// Thread-safe.
 ActorContext& this_actor();
+/// The context of the actor this process runs; null outside an actor process
+/// (a unit test, a driver) or before its constructor runs. Code that works in
+/// both asks this instead of catching this_actor()'s exception. Thread-safe.
+ActorContext* current_actor() noexcept;
 
 namespace detail {
 void set_this_actor(ActorContext* ctx);

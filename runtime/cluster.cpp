@@ -159,6 +159,9 @@ const std::string& Cluster::address() const { return impl_->runtime->client().sc
 int Cluster::http_port() const { return impl_->http_port; }
 const KeysPtr& Cluster::keys() const { return impl_->runtime->keys(); }
 Runtime& Cluster::runtime() const { return *impl_->runtime; }
+void Cluster::on_event(std::function<void(const Event&)> fn) const {
+  impl_->runtime->client().add_event_listener(std::move(fn));
+}
 void Cluster::shutdown() const { impl_->shutdown(); }
 
 }  // namespace troupe

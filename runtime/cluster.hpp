@@ -89,6 +89,11 @@ class Cluster {
     return ActorHandle<T>(r.value().id, r.value().spec.name, r.value().spec.retryable);
   }
 
+  /// Runs fn for every event the scheduler publishes (an actor's or a node's
+  /// state change), on this process's I/O thread: fn must not block. Inside an
+  /// actor, ActorContext::post() hands the news to the thread that runs the
+  /// methods. Listeners stay for the process's life. Thread-safe.
+  void on_event(std::function<void(const Event&)> fn) const;
   /// Everything the scheduler knows (nodes, actors, recent events).
   [[nodiscard]] Result<ClusterState> state(std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
   /// Waits until actor `id` is ALIVE (or DEAD, an error) or `timeout` passes.

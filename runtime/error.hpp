@@ -25,8 +25,8 @@ enum class Errc : uint8_t {
   malformed_message = 7,  ///< a frame failed validation (DESIGN §2)
   message_too_large = 8,  ///< over the configured maximum size
   overloaded = 9,         ///< the receiver's bounded queue is full; try later
-  not_found = 10,         ///< no actor, node or class of that name/id
-  stale_incarnation = 11, ///< the message was addressed to an older incarnation
+  not_found = 10,         ///< no actor, node or class of that name/id; or no such thing to give (a version, an epoch, a split)
+  stale_incarnation = 11, ///< the message was addressed to an older incarnation, or came from one that is fenced off
   unavailable = 12,       ///< no resources fit, or the cluster is shutting down
   invalid_argument = 13,  ///< a caller-side misuse (bad option, bad config value)
   io_error = 14,          ///< a file or system call failed

@@ -3,14 +3,12 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
-#include <stdexcept>
 
+#include "actors/training/gradient_mean.hpp"
 #include "actors/training/sampler.hpp"
-#include "kernels/cpu/blas1.hpp"
 #include "kernels/cpu/threads.hpp"
 #include "runtime/actor_context.hpp"
 #include "runtime/registry.hpp"
-#include "runtime/runtime.hpp"
 
 namespace troupe::train {
 
@@ -22,6 +20,7 @@ int64_t system_micros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
+Exception invalid(std::string why) { return Exception(Error(Errc::invalid_argument, std::move(why))); }
 }  // namespace
 
 Aggregator::Aggregator(JobSpec job, int shard)
@@ -29,14 +28,14 @@ Aggregator::Aggregator(JobSpec job, int shard)
       shard_(shard),
       begin_(0),
       end_(0),
-      adam_(0, 0, job_.adam) {
-  if (shard < 0 || shard >= job_.shards) throw std::invalid_argument("shard index out of range");
-  if (job_.steps_per_epoch <= 0 || job_.total_steps <= 0) throw std::invalid_argument("job not finalized");
-  const kernels::ParamLayout layout(mlp_spec(job_));
-  std::tie(begin_, end_) = shard_range(layout.num_params(), job_.shards, shard);
-  slots_.resize(static_cast<std::size_t>(job_.trainers));
-  pending_.resize(slots_.size());
-  epochs_total_ = static_cast<int>((job_.total_steps + job_.steps_per_epoch - 1) / job_.steps_per_epoch);
+      adam_(0, 0, job_.adam),
+      slots_(job_.trainers),
+      checkpoints_(job_.checkpoint_dir, shard, job_.shards) {
+  if (shard < 0 || shard >= job_.shards) throw invalid("shard index out of range");
+  if (job_.steps_per_epoch <= 0 || job_.total_steps <= 0) throw invalid("job not finalized");
+  std::tie(begin_, end_) = shard_range(kernels::ParamLayout(mlp_spec(job_)).num_params(), job_.shards, shard);
+  pending_.assign(slots_.size(), PartialPush(end_ - begin_));
+  epochs_ = EpochBook(static_cast<int>((job_.total_steps + job_.steps_per_epoch - 1) / job_.steps_per_epoch));
   stats_.begin = begin_;
   stats_.end = end_;
   if (shard == 0) ledger_.emplace(job_);
@@ -58,71 +57,39 @@ void Aggregator::reset_to_initial() {
     s.next_step = 0;
     s.joined_at = 0;
   }
-  next_epoch_ = 0;
-  epoch_acc_.clear();
+  epochs_.restart(0, {});
   finish_at_ = -1;
   if (ledger_) ledger_ = BatchLedger(job_);
   commits_.clear();
-  relayed_.clear();
 }
-
-namespace {
-// Runs member_died on the executor (where every method runs). Posted directly,
-// not sent as a call to ourselves: a flood of calls filling the executor's
-// queue must not make the shard miss a death. Retried on the I/O thread while
-// the queue is full.
-void deliver_death(Aggregator* self, ActorId actor, Incarnation inc) {
-  Runtime& rt = this_actor().cluster().runtime();
-  if (rt.executor().try_post([self, actor, inc] { self->member_died(actor, inc); })) return;
-  rt.io().post_after(std::chrono::milliseconds(5), [self, actor, inc] { deliver_death(self, actor, inc); });
-}
-}  // namespace
 
 void Aggregator::listen_for_deaths() {
-  try {
-    ActorContext& self = this_actor();
-    const ActorId me = self.id();
-    self.cluster().runtime().client().add_event_listener([this, me](const Event& e) {
-      // On the I/O thread: never block; hand the news to the executor as a call to ourselves.
-      if (e.topic != "actor" || e.actor == me) return;
-      if (e.state != ActorState::restarting && e.state != ActorState::dead) return;
-      deliver_death(this, e.actor, e.incarnation);
-    });
-  } catch (const Exception&) {
-    // Not in an actor process (a unit test): no events.
-  }
+  ActorContext* self = current_actor();
+  if (self == nullptr) return;  // not in an actor process (a unit test): no events
+  const ActorId me = self->id();
+  self->cluster().on_event([this, self, me](const Event& e) {
+    // On the I/O thread: never block. Posted to the methods' thread, not sent
+    // as a call to ourselves: a flood of calls filling the call queue must not
+    // make the shard miss a death (post() retries until it is queued).
+    if (e.topic != "actor" || e.actor == me) return;
+    if (e.state != ActorState::restarting && e.state != ActorState::dead) return;
+    self->post([this, actor = e.actor, inc = e.incarnation] { member_died(actor, inc); });
+  });
 }
 
 void Aggregator::restore() {
-  try {
-    // A restarted shard lost the pushes in flight: the other shards must be reconciled with it.
-    restored_ = this_actor().incarnation() > 0;
-  } catch (const Exception&) {
-    // Not in an actor process (a unit test).
-  }
-  if (job_.checkpoint_dir.empty()) return;
-  const std::string path = checkpoint_path(job_.checkpoint_dir, shard_, job_.shards);
-  auto prev = read_checkpoint(previous_checkpoint_path(path));
-  auto c = read_checkpoint(path);
-  if (!c.ok() && c.error().code == Errc::not_found && prev.ok()) {
-    // A crash between keeping the previous checkpoint and renaming the new one.
-    c = std::move(prev);
-    prev = Error(Errc::not_found, "");
-  }
-  if (!c.ok()) {
-    if (c.error().code == Errc::not_found) return;
-    throw Exception(c.error());
-  }
+  // A restarted shard lost the pushes in flight: the other shards must be reconciled with it.
+  if (const ActorContext* self = current_actor()) restored_ = self->incarnation() > 0;
+  auto c = checkpoints_.latest();
+  if (!c) return;
   if (c->begin != begin_ || c->end != end_ || c->shards != job_.shards || c->next_step.size() != slots_.size())
-    throw std::runtime_error("checkpoint in " + job_.checkpoint_dir + " belongs to another job layout");
-  if (prev.ok()) prev_ckpt_version_ = prev->version;
-  ckpt_version_ = c->version;
+    throw invalid("checkpoint in " + job_.checkpoint_dir + " belongs to another job layout");
   timeline_ = c->timeline;
   for (std::size_t i = 0; i < slots_.size() && i < c->slot_actor.size() && i < c->slot_incarnation.size(); ++i) {
     slots_[i].actor = c->slot_actor[i];
     slots_[i].incarnation = c->slot_incarnation[i];
   }
-  load(std::move(c.value()));
+  load(std::move(*c));
   restored_ = true;
   stats_.restored_version = version_;
   learn_membership();
@@ -138,32 +105,20 @@ void Aggregator::load(ShardCheckpoint c) {
     slots_[i].next_step = c.next_step[i];
     slots_[i].joined_at = version_;
   }
-  next_epoch_ = c.next_epoch;
-  epoch_acc_.clear();
-  epoch_acc_[next_epoch_] = EpochAcc{c.epoch_loss_sum, c.epoch_samples, c.epoch_correct};
+  epochs_.restart(c.next_epoch, {c.epoch_loss_sum, c.epoch_samples, c.epoch_correct});
   finish_at_ = -1;
   if (ledger_ && !ledger_->load(c.ledger))
-    throw std::runtime_error("checkpoint of shard 0 at version " + std::to_string(c.version) +
-                             " holds a batch ledger that does not fit this job");
+    throw invalid("checkpoint of shard 0 at version " + std::to_string(c.version) +
+                  " holds a batch ledger that does not fit this job");
 }
 
 void Aggregator::learn_membership() {
   // The trainers the checkpoint names that died for good while this shard was
   // down will never join again: ask the scheduler rather than wait for them.
-  try {
-    auto st = this_actor().cluster().state(std::chrono::seconds(5));
-    if (!st.ok()) return;
-    for (auto& s : slots_) {
-      if (s.actor == 0) continue;
-      for (const auto& a : st->actors)
-        if (a.id == s.actor && a.state == ActorState::dead) {
-          s.alive = false;
-          dead_[a.id] = std::max<int64_t>(dead_[a.id], a.incarnation);
-        }
-    }
-  } catch (const Exception&) {
-    // Not in an actor process.
-  }
+  const ActorContext* self = current_actor();
+  if (self == nullptr) return;  // not in an actor process (a unit test)
+  auto st = self->cluster().state(std::chrono::seconds(5));
+  if (st.ok()) slots_.learn_dead(st->actors);
 }
 
 Result<void> Aggregator::write_checkpoint_now() {
@@ -175,12 +130,11 @@ Result<void> Aggregator::write_checkpoint_now() {
   c.version = version_;
   c.adam_step = adam_.step_count();
   for (const auto& s : slots_) c.next_step.push_back(s.next_step);
-  c.next_epoch = next_epoch_;
-  if (auto it = epoch_acc_.find(next_epoch_); it != epoch_acc_.end()) {
-    c.epoch_loss_sum = it->second.loss_sum;
-    c.epoch_samples = it->second.samples;
-    c.epoch_correct = it->second.correct;
-  }
+  c.next_epoch = epochs_.open();
+  const EpochAccount open = epochs_.open_account();
+  c.epoch_loss_sum = open.loss_sum;
+  c.epoch_samples = open.samples;
+  c.epoch_correct = open.correct;
   c.timeline = timeline_;
   for (const auto& s : slots_) {
     c.slot_actor.push_back(s.actor);
@@ -190,75 +144,56 @@ Result<void> Aggregator::write_checkpoint_now() {
   c.params = params_;
   c.m.assign(adam_.m().begin(), adam_.m().end());
   c.v.assign(adam_.v().begin(), adam_.v().end());
-  auto r = write_checkpoint(checkpoint_path(job_.checkpoint_dir, shard_, job_.shards), c);
-  if (r.ok()) {
-    ++stats_.checkpoints;
-    prev_ckpt_version_ = ckpt_version_;
-    ckpt_version_ = version_;
-  }
+  auto r = checkpoints_.write(c);
+  if (r.ok()) ++stats_.checkpoints;
   return r;
 }
 
 CheckpointInfo Aggregator::checkpoint() {
-  if (job_.checkpoint_dir.empty()) throw std::invalid_argument("the job has no checkpoint directory");
+  if (!checkpoints_.enabled()) throw invalid("the job has no checkpoint directory");
   write_checkpoint_now().value();
-  return {checkpoint_path(job_.checkpoint_dir, shard_, job_.shards), version_};
+  return {checkpoints_.path(), version_};
 }
 
-bool Aggregator::fenced(ActorId actor, Incarnation inc, const Slot& s) const {
-  if (s.actor == actor && inc < s.incarnation) return true;
-  auto it = dead_.find(actor);
-  return it != dead_.end() && static_cast<int64_t>(inc) <= it->second;
+void Aggregator::check_slot(int slot) const {
+  if (slot < 0 || slot >= job_.trainers)
+    throw invalid("slot " + std::to_string(slot) + " out of range: the job has " + std::to_string(job_.trainers));
 }
 
-void Aggregator::Partial::reset() {
-  active = false;
-  samples = 0;
-  loss_sum = 0;
-  correct = 0;
-  has_last = false;
-  covered = 0;
-  buckets.clear();
-}
-
-void Aggregator::adopt(Slot& s, std::size_t slot, ActorId actor, Incarnation inc) {
-  if (s.actor == actor && s.incarnation == inc) return;
-  // A newer incarnation replaces the old one: the old one's pending gradient
-  // (or the buckets of it received so far) is never applied.
+void Aggregator::discard_pending(std::size_t slot) {
   // A follower keeps a complete push until shard 0's commit says whether it
   // was applied (the old incarnation may have finished its step, then died).
-  Partial& p = pending_[slot];
-  if (p.active && (p.actor != actor || p.incarnation != inc) && !(follower() && complete(p))) {
-    p.reset();
-    ++stats_.discarded;
-  }
-  s.actor = actor;
-  s.incarnation = inc;
+  PartialPush& p = pending_[slot];
+  if (!p.active() || (follower() && p.complete())) return;
+  p.reset();
+  ++stats_.discarded;
+}
+
+void Aggregator::adopt(std::size_t slot, ActorId actor, Incarnation inc) {
+  if (!slots_.adopt(slot, actor, inc)) return;
+  // A newer incarnation replaces the old one: the old one's pending gradient
+  // (or the buckets of it received so far) is never applied.
+  const PartialPush& p = pending_[slot];
+  if (p.actor() != actor || p.incarnation() != inc) discard_pending(slot);
   if (ledger_) ledger_->release(static_cast<int>(slot));  // the old incarnation's batch is handed out again
 }
 
-JoinReply Aggregator::join_reply(const Slot& s) const {
-  JoinReply out{version_, lockstep() ? version_ : s.next_step, begin_, end_, timeline_, restored_, {}};
-  if (ckpt_version_ >= 0) out.rollback_points.push_back(ckpt_version_);
-  if (prev_ckpt_version_ >= 0) out.rollback_points.push_back(prev_ckpt_version_);
-  out.rollback_points.push_back(0);
-  return out;
+JoinReply Aggregator::join_reply(const SlotState& s) const {
+  return {version_, lockstep() ? version_ : s.next_step, begin_, end_, timeline_, restored_,
+          checkpoints_.rollback_points()};
 }
 
 JoinReply Aggregator::join(JoinRequest r) {
-  if (r.slot < 0 || r.slot >= job_.trainers) throw std::invalid_argument("slot out of range");
+  check_slot(r.slot);
   const auto i = static_cast<std::size_t>(r.slot);
-  Slot& s = slots_[i];
-  if (fenced(r.actor, r.incarnation, s))
-    throw Exception(Error(Errc::invalid_argument, "slot " + std::to_string(r.slot) + ": incarnation " +
-                                                        std::to_string(r.incarnation) + " is fenced off"));
-  adopt(s, i, r.actor, r.incarnation);
-  if (!s.alive) {
-    s.alive = true;
-    // Joins at the next step: the one in progress does not wait for it.
-    const bool in_progress = std::any_of(pending_.begin(), pending_.end(), [](const Partial& p) { return p.active; });
-    s.joined_at = lockstep() && in_progress ? version_ + 1 : version_;
-  }
+  if (slots_.fenced(i, r.actor, r.incarnation))
+    throw Exception(Error(Errc::stale_incarnation, "slot " + std::to_string(r.slot) + ": incarnation " +
+                                                         std::to_string(r.incarnation) + " is fenced off"));
+  adopt(i, r.actor, r.incarnation);
+  // Joins at the next step: the one in progress does not wait for it.
+  const bool in_progress = std::any_of(pending_.begin(), pending_.end(), [](const auto& p) { return p.active(); });
+  slots_.revive(i, lockstep() && in_progress ? version_ + 1 : version_);
+  SlotState& s = slots_[i];
   // A trainer that resumes at a later version (another shard is ahead) is not waited for before it.
   if (r.from_version > s.joined_at) s.joined_at = r.from_version;
   try_complete();
@@ -267,17 +202,12 @@ JoinReply Aggregator::join(JoinRequest r) {
 
 JoinReply Aggregator::rollback(RollbackRequest r) {
   // Already on that timeline, or a late request of an older reconciliation: nothing to do.
-  if (r.timeline <= timeline_ && !restored_) return join_reply(slots_.front());
+  if (r.timeline <= timeline_ && !restored_) return join_reply(slots_[0]);
   if (r.version != version_) {
-    const std::string path = checkpoint_path(job_.checkpoint_dir, shard_, job_.shards);
     if (r.version == 0) {
       reset_to_initial();
-    } else if (r.version == ckpt_version_ || r.version == prev_ckpt_version_) {
-      auto c = read_checkpoint(r.version == ckpt_version_ ? path : previous_checkpoint_path(path));
-      if (!c.ok()) throw Exception(c.error());
-      if (c->version != r.version)
-        throw Exception(Error(Errc::not_found, "checkpoint " + path + " holds version " + std::to_string(c->version)));
-      load(std::move(c.value()));
+    } else if (checkpoints_.keeps(r.version)) {
+      load(checkpoints_.read(r.version).value());
     } else {
       throw Exception(Error(Errc::not_found, "shard " + std::to_string(shard_) + " at version " +
                                                  std::to_string(version_) + " cannot roll back to " +
@@ -290,20 +220,15 @@ JoinReply Aggregator::rollback(RollbackRequest r) {
   timeline_ = r.timeline;
   restored_ = false;
   for (auto& p : pending_) p.reset();
-  std::erase_if(commits_, [&](const Commit& c) { return c.version > version_; });
-  relayed_.clear();
+  commits_.rollback(version_);
   if (ledger_) ledger_->release_all();  // their pushes are gone with the pulls failed below
-  for (auto& s : slots_) {
-    s.joined_at = version_;
-    if (lockstep()) s.next_step = version_;
-  }
-  for (auto& p : pulls_) p.reply.fail(Error(Errc::unavailable, "the shard rolled back: join again"));
-  pulls_.clear();
+  slots_.restart_at(version_, lockstep());
+  pulls_.fail_all(Error(Errc::unavailable, "the shard rolled back: join again"));
   std::erase_if(metrics_, [&](const StepMetric& m) { return m.version > version_; });
   std::erase_if(recent_, [&](const StepContributors& c) { return c.version > version_; });
-  std::erase_if(snapshots_, [&](const auto& kv) { return kv.second.version > version_; });
+  epochs_.rollback(version_);
   publish();
-  return join_reply(slots_.front());
+  return join_reply(slots_[0]);
 }
 
 bool Aggregator::finished() const {
@@ -329,11 +254,9 @@ std::vector<EpochLedger> Aggregator::ledger() {
 }
 
 Weights Aggregator::weights_for(int slot, int64_t since) {
-  Weights w{version_, published_, {}, next_epoch_, finished(), ledger_ ? ledger_->progress() : -1.0, {}};
+  Weights w{version_, published_, {}, epochs_.open(), finished(), ledger_ ? ledger_->progress() : -1.0, {}};
   if (ledger_ && slot >= 0) w.batch = ledger_->assign(slot);
-  if (leader() && slot >= 0)
-    for (const Commit& c : commits_)
-      if (c.version > since) w.commits.push_back(c);
+  if (leader() && slot >= 0) w.commits = commits_.after(since);
   return w;
 }
 
@@ -358,25 +281,19 @@ bool Aggregator::handed_out(const PushRequest& r) {
 
 int Aggregator::epoch_of(const PushRequest& r, BatchId b) const {
   if (b.valid()) return static_cast<int>(b.step / job_.steps_per_epoch);
-  return r.epoch >= 0 ? r.epoch : next_epoch_;
+  return r.epoch >= 0 ? r.epoch : epochs_.open();
 }
 
 bool Aggregator::pull_ready(const PullRequest& r) const {
   if (finished()) return true;
-  switch (job_.mode) {
-    case Consistency::sync:
-    case Consistency::backup: return version_ >= r.min_version;
-    // Each push is applied alone: a trainer waits until there is a batch to
-    // hand it (lockstep trainers idle a step instead, as the step needs them).
-    case Consistency::async: return !ledger_ || ledger_->can_assign(r.slot);
-    case Consistency::ssp: {
-      int64_t slowest = INT64_MAX;
-      for (const auto& s : slots_)
-        if (s.alive) slowest = std::min(slowest, s.next_step);
-      return (slowest == INT64_MAX || r.step - slowest <= job_.staleness) && (!ledger_ || ledger_->can_assign(r.slot));
-    }
-  }
-  return true;
+  if (lockstep()) return version_ >= r.min_version;
+  // Each push is applied alone: a trainer waits until there is a batch to
+  // hand it (lockstep trainers idle a step instead, as the step needs them);
+  // ssp also holds back a trainer more than `staleness` steps ahead of the slowest.
+  const bool can_assign = !ledger_ || ledger_->can_assign(r.slot);
+  if (job_.mode != Consistency::ssp) return can_assign;
+  const int64_t slowest = slots_.slowest_step();
+  return (slowest == INT64_MAX || r.step - slowest <= job_.staleness) && can_assign;
 }
 
 Deferred<Weights> Aggregator::pull(PullRequest r) {
@@ -385,7 +302,7 @@ Deferred<Weights> Aggregator::pull(PullRequest r) {
     d.resolve(weights_for(-1, 0));
     return d;
   }
-  if (r.slot < 0 || r.slot >= job_.trainers) throw std::invalid_argument("slot out of range");
+  check_slot(r.slot);
   if (restored_ || (r.timeline >= 0 && r.timeline != timeline_)) {
     d.fail(Error(Errc::unavailable, restored_ ? "the shard restarted and is not reconciled yet: join again"
                                                     : "the shard rolled back (timeline " + std::to_string(timeline_) +
@@ -398,46 +315,19 @@ Deferred<Weights> Aggregator::pull(PullRequest r) {
     return d;
   }
   // One outstanding pull per slot: a newer one replaces an abandoned older one.
-  std::erase_if(pulls_, [&](const PendingPull& p) {
-    if (p.req.slot != r.slot) return false;
-    p.reply.fail(Error(Errc::timeout, "superseded by a newer pull"));
-    return true;
-  });
-  pulls_.push_back({r, d});
+  pulls_.park(std::move(r), d);
   return d;
 }
 
 void Aggregator::answer_pulls() {
-  std::erase_if(pulls_, [&](const PendingPull& p) {
-    if (!pull_ready(p.req)) return false;
-    p.reply.resolve(weights_for(p.req.slot, p.req.since));
-    return true;
-  });
+  pulls_.answer([this](const PullRequest& r) { return pull_ready(r); },
+                [this](const PullRequest& r) { return weights_for(r.slot, r.since); });
 }
 
 PushReply Aggregator::push(PushRequest r) {
-  if (r.slot < 0 || r.slot >= job_.trainers) throw std::invalid_argument("slot out of range");
-  const int64_t size = end_ - begin_;
-  if (r.grad.dtype() != DType::f32 || r.samples < 0)
-    throw Exception(Error(Errc::invalid_argument, "gradient bucket must be f32 with samples >= 0, got " +
-                                                      r.grad.to_string() + " with samples " +
-                                                      std::to_string(r.samples)));
-  if (r.grad.numel() <= 0 || r.offset < 0 || r.offset > size - r.grad.numel())
-    throw Exception(Error(Errc::invalid_argument,
-                          "slot " + std::to_string(r.slot) + ": gradient bucket [" + std::to_string(r.offset) + ", " +
-                              std::to_string(r.offset + r.grad.numel()) + ") is out of range: shard " +
-                              std::to_string(shard_) + "'s slice has " + std::to_string(size) + " elements"));
-  // What shard 0 handed out is in range; anything else would key the epoch accounts with garbage.
-  if ((r.batch.valid() && (r.batch.slot >= job_.trainers || r.batch.step >= job_.total_steps)) || r.epoch < -1 ||
-      r.epoch > epochs_total_ || r.progress > 1.0)
-    throw Exception(Error(Errc::invalid_argument,
-                          "slot " + std::to_string(r.slot) + ": push names batch (" + std::to_string(r.batch.slot) +
-                              ", " + std::to_string(r.batch.step) + ") of epoch " + std::to_string(r.epoch) +
-                              ": the job has " + std::to_string(job_.trainers) + " slots, " +
-                              std::to_string(job_.total_steps) + " steps per slot and " +
-                              std::to_string(epochs_total_) + " epochs"));
+  check_slot(r.slot);
+  check_bucket_shape(r, end_ - begin_, shard_, job_.trainers, job_.total_steps, epochs_.total());
   const auto i = static_cast<std::size_t>(r.slot);
-  Slot& s = slots_[i];
   PushReply reply;
   ++stats_.pushes;
   reply.version = version_;
@@ -446,19 +336,17 @@ PushReply Aggregator::push(PushRequest r) {
     reply.status = PushReply::rejoin;
     return reply;
   }
-  if (fenced(r.actor, r.incarnation, s)) {
+  if (slots_.fenced(i, r.actor, r.incarnation)) {
     ++stats_.stale;
     ++stats_.stale_incarnation;  // a zombie: older than the newest incarnation known, or reported dead
     reply.status = PushReply::stale;
     return reply;
   }
-  adopt(s, i, r.actor, r.incarnation);
-  if (!s.alive) {
-    s.alive = true;
-    s.joined_at = version_ + 1;
-  }
-  Partial& p = pending_[i];
-  if (follower() && p.active && (p.actor != r.actor || p.incarnation != r.incarnation)) {
+  adopt(i, r.actor, r.incarnation);
+  slots_.revive(i, version_ + 1);
+  SlotState& s = slots_[i];
+  PartialPush& p = pending_[i];
+  if (follower() && p.active() && (p.actor() != r.actor || p.incarnation() != r.incarnation)) {
     // A dead or replaced incarnation's push that shard 0 did not apply: its
     // commits were relayed to us before this incarnation could push.
     p.reset();
@@ -467,8 +355,8 @@ PushReply Aggregator::push(PushRequest r) {
   // Other shards learn from the pushes where shard 0's epochs end: a push
   // computed in a later epoch than this shard's open one means the epochs
   // before it closed at this version (lockstep; ssp/async: about here).
-  if (!ledger_ && r.epoch > next_epoch_ && (!lockstep() || r.version == version_)) {
-    while (next_epoch_ < std::min(r.epoch, epochs_total_)) close_epoch(EpochLedger{next_epoch_});
+  if (!ledger_ && r.epoch > epochs_.open() && (!lockstep() || r.version == version_)) {
+    while (epochs_.open() < std::min(r.epoch, epochs_.total())) close_epoch(EpochLedger{epochs_.open()});
   }
   if (lockstep()) {
     if (r.version != version_) {
@@ -479,25 +367,25 @@ PushReply Aggregator::push(PushRequest r) {
       reply.status = PushReply::rejoin;
     } else {
       reply.status = add_bucket(i, r);
-      if (reply.status == PushReply::accepted && complete(p)) follower() ? apply_commits() : try_complete();
+      if (reply.status == PushReply::accepted && p.complete()) follower() ? apply_commits() : try_complete();
     }
   } else if (r.step < s.next_step) {
     ++stats_.duplicates;
     reply.status = PushReply::duplicate;
-  } else if (p.active && r.step < p.step) {
+  } else if (p.active() && r.step < p.step()) {
     ++stats_.stale;  // a bucket of a step this slot has moved past without finishing
     reply.status = PushReply::dropped;
   } else if (!handed_out(r)) {
     ++stats_.stale;
     reply.status = PushReply::rejoin;
   } else {
-    if (p.active && r.step > p.step) p.reset();  // the older step never completed: it is not applied
+    if (p.active() && r.step > p.step()) p.reset();  // the older step never completed: it is not applied
     reply.status = add_bucket(i, r);
-    if (reply.status == PushReply::accepted && complete(p) && follower()) {
+    if (reply.status == PushReply::accepted && p.complete() && follower()) {
       apply_commits();  // applied when shard 0's commit names it
-    } else if (reply.status == PushReply::accepted && complete(p)) {
-      s.next_step = p.step + 1;
-      apply({contribution(i)});
+    } else if (reply.status == PushReply::accepted && p.complete()) {
+      s.next_step = p.step() + 1;
+      apply({p.contribution(r.slot)});
       p.reset();
       after_version();
     }
@@ -507,75 +395,22 @@ PushReply Aggregator::push(PushRequest r) {
 }
 
 PushReply::Status Aggregator::add_bucket(std::size_t slot, PushRequest& r) {
-  Partial& p = pending_[slot];
-  const int64_t size = end_ - begin_;
-  const int64_t count = r.grad.numel();
-  auto bad = [&](const std::string& why) {
-    return Exception(Error(Errc::invalid_argument, "slot " + std::to_string(r.slot) + " version " +
-                                                       std::to_string(r.version) + ": gradient bucket [" +
-                                                       std::to_string(r.offset) + ", " +
-                                                       std::to_string(r.offset + count) + ") " + why));
-  };
-  if (p.active) {
-    if (auto it = p.buckets.find(r.offset); it != p.buckets.end() && it->second.numel() == count) {
-      ++stats_.duplicates;  // the same bucket again (a retry)
-      return PushReply::duplicate;
-    }
-    auto next = p.buckets.lower_bound(r.offset);
-    auto overlap = [&](const auto& it) {
-      return bad("overlaps the bucket [" + std::to_string(it->first) + ", " +
-                 std::to_string(it->first + it->second.numel()) + ") received before");
-    };
-    if (next != p.buckets.end() && next->first < r.offset + count) throw overlap(next);
-    if (next != p.buckets.begin()) {
-      if (auto prev = std::prev(next); prev->first + prev->second.numel() > r.offset) throw overlap(prev);
-    }
-    if (r.samples != p.samples)
-      throw bad("says " + std::to_string(r.samples) + " samples, the step's earlier buckets " +
-                std::to_string(p.samples));
-    if (r.last && p.has_last) throw bad("is flagged last, and so was an earlier bucket of the step");
+  PartialPush& p = pending_[slot];
+  if (auto repeat = p.check(r)) {
+    ++stats_.duplicates;  // the same bucket again (a retry)
+    return *repeat;
   }
-  const bool has_last = r.last || (p.active && p.has_last);
-  if (!has_last && (p.active ? p.covered : 0) + count == size)
-    throw bad("completes the slice but no bucket of the step is flagged last");
-  const BatchId batch = batch_of(r);
-  if (p.active && !(batch == p.batch))
-    throw bad("names batch (" + std::to_string(batch.slot) + ", " + std::to_string(batch.step) +
-              "), the step's earlier buckets (" + std::to_string(p.batch.slot) + ", " + std::to_string(p.batch.step) +
-              ")");
-  if (!p.active) {
-    p.active = true;
-    p.actor = r.actor;
-    p.incarnation = r.incarnation;
-    p.version = r.version;
-    p.step = r.step;
-    p.samples = r.samples;
-    p.batch = batch;
-    p.epoch = epoch_of(r, batch);
-    p.progress = r.progress;
-  }
-  p.buckets.emplace(r.offset, std::move(r.grad));  // zero-copy: the frame it arrived in
-  p.covered += count;
-  if (r.last) {
-    p.has_last = true;
-    p.loss_sum = r.loss_sum;
-    p.correct = r.correct;
-  }
+  const BatchId batch = batch_of(r);  // after the checks: an older sender's batch is handed out here
+  p.add(r, batch, epoch_of(r, batch));
   return PushReply::accepted;
-}
-
-Aggregator::Contribution Aggregator::contribution(std::size_t slot) const {
-  const Partial& p = pending_[slot];
-  return {static_cast<int>(slot), p.incarnation, p.step, p.samples, p.loss_sum, p.correct, p.batch, p.epoch,
-          p.progress, &p.buckets};
 }
 
 void Aggregator::try_complete() {
   if (!lockstep() || finished() || follower()) return;
   int required = 0, present_required = 0, present = 0;
   for (std::size_t i = 0; i < slots_.size(); ++i) {
-    const bool req = slots_[i].alive && slots_[i].joined_at <= version_;
-    const bool here = complete(pending_[i]);
+    const bool req = slots_.waited_for(i, version_);
+    const bool here = pending_[i].complete();
     required += req;
     present += here;
     present_required += req && here;
@@ -586,7 +421,7 @@ void Aggregator::try_complete() {
   if (!complete_step) return;
   std::vector<Contribution> pushes;  // in slot order: the sum does not depend on arrival order
   for (std::size_t i = 0; i < pending_.size(); ++i)
-    if (complete(pending_[i])) pushes.push_back(contribution(i));
+    if (pending_[i].complete()) pushes.push_back(pending_[i].contribution(static_cast<int>(i)));
   apply(pushes);
   for (auto& p : pending_) p.reset();  // backup mode: a straggler's partial push is dropped with the step
   if (ledger_) ledger_->release_all();  // ... and its batch is handed out again
@@ -600,27 +435,9 @@ void Aggregator::apply(const std::vector<Contribution>& pushes) {
   static thread_local const bool one_thread = (kernels::cpu::set_num_threads(1), true);
   (void)one_thread;
   const auto t = std::chrono::steady_clock::now();
-  int64_t n = 0;
-  for (const auto& p : pushes) n += p.samples;
+  const int64_t n = weighted_mean(pushes, grad_);
   StepMetric m;
   if (n > 0) {
-    // g = Σ nᵢ gᵢ / Σ nᵢ, in slot order; each push's buckets in place (elementwise: as for a whole slice).
-    bool first = true;
-    for (const auto& p : pushes) {
-      if (p.samples == 0) continue;
-      const float w = static_cast<float>(static_cast<double>(p.samples) / static_cast<double>(n));
-      for (const auto& [offset, t] : *p.buckets) {
-        const float* g = t.data_as<float>();
-        float* out = grad_.data() + offset;
-        if (first) {
-          std::memcpy(out, g, static_cast<std::size_t>(t.numel()) * sizeof(float));
-          if (w != 1.0f) kernels::cpu::scale(out, t.numel(), w);
-        } else {
-          kernels::cpu::axpy(t.numel(), w, g, out);
-        }
-      }
-      first = false;
-    }
     // The rate follows the data, not the step count: faults add steps (the
     // ledger hands out again what a dead trainer did not finish), and every
     // shard must use the same rate for the same step. Shard 0 reads its
@@ -629,9 +446,9 @@ void Aggregator::apply(const std::vector<Contribution>& pushes) {
     double progress = ledger_ ? ledger_->progress() : -1.0;
     for (const auto& p : pushes)
       if (progress < 0 && p.progress >= 0) progress = p.progress;
+    if (progress < 0) progress = step_progress(job_, adam_.step_count() + 1);  // no ledger's clock: the step count's
     kernels::AdamHyper h = adam_.hyper();
-    h.lr = progress >= 0 ? scheduled_lr_at(job_, progress)
-                         : scheduled_lr(job_, adam_.step_count() + 1, total_adam_steps(job_));
+    h.lr = scheduled_lr(job_, progress);
     adam_.set_hyper(h);
     adam_.step(params_, grad_);
   }
@@ -641,10 +458,7 @@ void Aggregator::apply(const std::vector<Contribution>& pushes) {
   for (const auto& p : pushes) {
     if (ledger_ && p.batch.valid()) ledger_->settle(p.slot, p.batch, p.samples);
     sc.batches.insert(sc.batches.end(), {p.batch.slot, p.batch.step});
-    EpochAcc& a = epoch_acc_[p.epoch];
-    a.loss_sum += p.loss_sum;
-    a.samples += p.samples;
-    a.correct += p.correct;
+    epochs_.add(p.epoch, p.loss_sum, p.samples, p.correct);
     m.loss_sum += p.loss_sum;
     m.correct += p.correct;
     m.contributors.insert(m.contributors.end(), {p.slot, static_cast<int64_t>(p.incarnation), p.samples});
@@ -654,14 +468,7 @@ void Aggregator::apply(const std::vector<Contribution>& pushes) {
   for (const auto& p : pushes) slots_[static_cast<std::size_t>(p.slot)].last_version = version_;
   recent_.push_back(std::move(sc));
   while (recent_.size() > 4096) recent_.pop_front();
-  if (leader()) {
-    Commit c{version_, timeline_, {}};
-    for (const auto& p : pushes) c.pushes.insert(c.pushes.end(), {p.slot, static_cast<int64_t>(p.incarnation), p.step});
-    commits_.push_back(std::move(c));
-    // A follower lags shard 0 by the commits no trainer has relayed yet: a
-    // step or two; far more than that is kept.
-    while (commits_.size() > 256) commits_.pop_front();
-  }
+  if (leader()) commits_.record(version_, timeline_, pushes);
   m.version = version_;
   m.samples = n;
   m.apply_us = micros_since(t);
@@ -688,38 +495,13 @@ void Aggregator::check_epochs() {
   if (ledger_) {
     while (auto done = ledger_->close_if_done()) close_epoch(*done);
   } else if (finished()) {
-    while (next_epoch_ < epochs_total_) close_epoch(EpochLedger{next_epoch_});
+    while (epochs_.open() < epochs_.total()) close_epoch(EpochLedger{epochs_.open()});
   }
 }
 
-void Aggregator::close_epoch(const EpochLedger& ledger) {
-  const int e = next_epoch_++;
-  const EpochAcc acc = epoch_acc_[e];
-  epoch_acc_.erase(e);
-  EpochSummary s{e, version_, acc.loss_sum, acc.samples, acc.correct, e == epochs_total_ - 1, published_, ledger};
-  snapshots_[e] = s;
-  if (auto it = epoch_waiters_.find(e); it != epoch_waiters_.end()) {
-    for (auto& w : it->second) w.resolve(s);
-    epoch_waiters_.erase(it);
-  }
-  // Keep a few recent snapshots (evaluation may lag an epoch behind).
-  while (snapshots_.size() > 4) snapshots_.erase(snapshots_.begin());
-}
+void Aggregator::close_epoch(const EpochLedger& ledger) { epochs_.close(version_, published_, ledger); }
 
-Deferred<EpochSummary> Aggregator::epoch(int e) {
-  Deferred<EpochSummary> d;
-  if (e < 0 || e >= epochs_total_) {
-    d.fail(Error(Errc::invalid_argument, "epoch " + std::to_string(e) + " out of range [0, " +
-                                             std::to_string(epochs_total_) + ")"));
-  } else if (auto it = snapshots_.find(e); it != snapshots_.end()) {
-    d.resolve(it->second);
-  } else if (e < next_epoch_) {
-    d.fail(Error(Errc::not_found, "epoch " + std::to_string(e) + " is no longer kept"));
-  } else {
-    epoch_waiters_[e].push_back(d);
-  }
-  return d;
-}
+Deferred<EpochSummary> Aggregator::epoch(int e) { return epochs_.wait(e); }
 
 Progress Aggregator::progress() {
   stats_.version = version_;
@@ -733,10 +515,7 @@ Progress Aggregator::progress() {
 ShardStats Aggregator::stats(int64_t last) {
   ShardStats out;
   out.progress = progress();
-  for (std::size_t i = 0; i < slots_.size(); ++i) {
-    const Slot& s = slots_[i];
-    out.slots.push_back({static_cast<int>(i), s.actor, s.incarnation, s.alive, s.joined_at, s.last_version});
-  }
+  out.slots = slots_.info();
   const auto n = static_cast<std::size_t>(std::clamp<int64_t>(last, 0, static_cast<int64_t>(recent_.size())));
   out.recent.assign(recent_.end() - static_cast<std::ptrdiff_t>(n), recent_.end());
   return out;
@@ -749,38 +528,31 @@ std::vector<StepMetric> Aggregator::metrics(int64_t since) {
 }
 
 void Aggregator::follow(const std::vector<Commit>& commits) {
-  for (const Commit& c : commits)
-    // Another timeline's (before a rollback), one applied already, or beyond
-    // what any trainer can relay (a bogus one): ignored.
-    if (c.timeline == timeline_ && c.version > version_ && c.version <= version_ + 256) relayed_.emplace(c.version, c);
+  commits_.relay(commits, timeline_, version_);
   apply_commits();
 }
 
 void Aggregator::apply_commits() {
-  while (!relayed_.empty() && !finished()) {
-    auto it = relayed_.begin();
-    if (it->first <= version_) {
-      relayed_.erase(it);
-      continue;
-    }
-    if (it->first != version_ + 1) return;  // a gap: a later relay brings the missing one
-    const std::vector<int64_t> named = it->second.pushes;
+  while (!finished()) {
+    const Commit* next = commits_.next(version_);
+    if (next == nullptr) return;  // a gap: a later relay brings the missing one
+    const std::vector<int64_t>& named = next->pushes;
     std::vector<Contribution> pushes;
     for (std::size_t j = 0; j + 2 < named.size(); j += 3) {
       if (named[j] < 0 || named[j] >= job_.trainers) {
-        relayed_.erase(it);  // not one of shard 0's: nothing to apply it to
+        commits_.drop(version_ + 1);  // not one of shard 0's: nothing to apply it to
         return;
       }
       const auto slot = static_cast<std::size_t>(named[j]);
-      const Partial& p = pending_[slot];
-      const bool same_step = lockstep() ? p.version == version_ : p.step == named[j + 2];
+      const PartialPush& p = pending_[slot];
+      const bool same_step = lockstep() ? p.version() == version_ : p.step() == named[j + 2];
       // Not here: a trainer sends shard 0 its last bucket only after we
       // acknowledged ours, so this is not a push of this run's trainers.
       // Wait rather than apply another set than shard 0 did.
-      if (!complete(p) || static_cast<int64_t>(p.incarnation) != named[j + 1] || !same_step) return;
-      pushes.push_back(contribution(slot));
+      if (!p.complete() || static_cast<int64_t>(p.incarnation()) != named[j + 1] || !same_step) return;
+      pushes.push_back(p.contribution(static_cast<int>(slot)));
     }
-    relayed_.erase(it);
+    commits_.drop(version_ + 1);
     apply(pushes);
     if (lockstep()) {
       for (auto& p : pending_) p.reset();  // what shard 0 did not apply is dropped with the step
@@ -796,25 +568,15 @@ void Aggregator::apply_commits() {
 }
 
 void Aggregator::member_died(ActorId actor, Incarnation inc) {
-  int64_t& dead = dead_.try_emplace(actor, -1).first->second;
-  if (static_cast<int64_t>(inc) <= dead) return;  // already known
-  dead = inc;
-  bool changed = false;
-  for (std::size_t i = 0; i < slots_.size(); ++i) {
-    Slot& s = slots_[i];
-    if (s.actor != actor || s.incarnation > inc || !s.alive) continue;
-    s.alive = false;
+  const std::vector<std::size_t> dead = slots_.died(actor, inc);
+  if (dead.empty()) return;
+  for (std::size_t i : dead) {
     // No gradient of a dead incarnation is applied, nor its buckets received
     // so far; except that a follower keeps a complete push until shard 0's
     // commit says whether it applied it (the trainer finished its step first).
-    if (pending_[i].active && !(follower() && complete(pending_[i]))) {
-      pending_[i].reset();
-      ++stats_.discarded;
-    }
+    discard_pending(i);
     if (ledger_) ledger_->release(static_cast<int>(i));  // its batch goes to a survivor or its replacement
-    changed = true;
   }
-  if (!changed) return;
   ++stats_.deaths_seen;
   try_complete();
   check_epochs();

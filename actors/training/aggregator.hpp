@@ -16,7 +16,7 @@
 // `last`, a bucket completing the slice without a `last`, or a sample count
 // that disagrees with the step's earlier buckets is refused with an
 // invalid_argument error reply; the buckets already received stay. An exact
-// repeat of a received bucket is a duplicate.
+// repeat of a received bucket is a duplicate (partial_push.hpp).
 //
 // Loss statistics: every shard averages its slice, but only shard 0's pushes
 // carry the loss sum and correct count (the trainer knows them only after
@@ -46,7 +46,7 @@
 // missing from another slice. Until the commit is relayed, a dead trainer's
 // complete push stays at the other shards (shard 0 may have applied it).
 //
-// Faults (docs/FAULTS.md):
+// Faults (docs/FAULTS.md; membership.hpp, shard_checkpoints.hpp):
 // - Pushes are de-duplicated per (slot, incarnation, version/step) and bucket
 //   (offset, size); fencing applies to every bucket. A push or
 //   join from an incarnation older than the newest known for its trainer, or
@@ -62,117 +62,105 @@
 //   version every shard can reach (rollback()), under a new timeline, so the
 //   S slices of the model always come from the same step. Pulls and pushes
 //   carry the timeline they joined on; others are refused (the caller rejoins).
+//
+// Parts: this class is the actor; it ties together plain classes beside it,
+// each with its own unit test: partial_push (bucket
+// assembly), gradient_mean (the averaging), membership (slots, incarnations,
+// fencing), shard_checkpoints (what is kept, which version a rollback can
+// reach), commit_log (several shards), epoch_book (epochs), pull_queue (the
+// waiting long polls), batch_ledger (work).
+//
+// Errors (docs/ARCHITECTURE.md, "Errors"): a method fails with a troupe::Errc,
+// thrown as troupe::Exception (or, for the long polls, Deferred::fail), never
+// another exception type: invalid_argument for a malformed request,
+// stale_incarnation for a fenced-off trainer's join, not_found for a version or
+// epoch the shard cannot give, unavailable for a pull the caller must rejoin
+// for, timeout for a pull a newer one of its slot superseded, io_error for a
+// checkpoint that cannot be written or read. What a
+// well-formed push came to (accepted, duplicate, stale, dropped, rejoin) is not
+// an error: it is PushReply::status, which the trainer's step acts on.
 #include <chrono>
 #include <cstdint>
 #include <deque>
-#include <map>
 #include <optional>
 #include <vector>
 
 #include "actors/training/batch_ledger.hpp"
-#include "actors/training/checkpoint.hpp"
+#include "actors/training/commit_log.hpp"
+#include "actors/training/epoch_book.hpp"
 #include "actors/training/job.hpp"
+#include "actors/training/membership.hpp"
 #include "actors/training/messages.hpp"
+#include "actors/training/partial_push.hpp"
+#include "actors/training/pull_queue.hpp"
+#include "actors/training/shard_checkpoints.hpp"
 #include "actors/training/tensor_pool.hpp"
 #include "kernels/adam.hpp"
 #include "runtime/deferred.hpp"
 
 namespace troupe::train {
 
-/// An actor; every method runs on the executor thread (no locks needed).
+/// An actor; every method runs on the executor thread (no locks needed), and
+/// so does member_died when the event listener posts it (ActorContext::post).
 class Aggregator {
  public:
+  /// invalid_argument: a shard index out of range, a job finalize() did not
+  /// fill in, a bad model, or a checkpoint directory holding another job's checkpoint;
+  /// io_error: a damaged checkpoint.
   Aggregator(JobSpec job, int shard);
 
-  /// A trainer (re)joins: returns where to resume. Throws stale_incarnation for a fenced incarnation.
+  /// A trainer (re)joins: returns where to resume. stale_incarnation: the
+  /// incarnation is fenced off (older than the newest known, or reported
+  /// dead): it must not train. invalid_argument: a slot out of range.
   JoinReply join(JoinRequest r);
   /// Moves to `r.version` (current version, a kept checkpoint, or 0) on timeline `r.timeline`;
-  /// a no-op when already on that timeline. Throws not_found when the version cannot be reached.
+  /// a no-op when already on that timeline. not_found: the version cannot be reached;
+  /// io_error: its checkpoint cannot be read.
   JoinReply rollback(RollbackRequest r);
   /// The weights once they are recent enough for the mode (long poll); slot -1: the current ones at once.
+  /// invalid_argument: a slot out of range; unavailable: the shard restarted or rolled back since the
+  /// caller joined (join again); timeout: a newer pull of the same slot superseded this one.
   Deferred<Weights> pull(PullRequest r);
-  /// A bucket of a gradient slice. Errc::invalid_argument (an error reply) for a malformed bucket.
+  /// A bucket of a gradient slice. invalid_argument for a malformed bucket (partial_push.hpp) or one
+  /// naming its batch with a wrong sample count; otherwise PushReply::status says what became of it.
   PushReply push(PushRequest r);
   /// The weights and train statistics at the end of epoch e (long poll).
+  /// invalid_argument: no such epoch in the job; not_found: no longer kept.
   Deferred<EpochSummary> epoch(int e);
+  /// Counters. Never fails.
   Progress progress();
-  /// Applied steps with version > since (kept by every shard; the driver reads shard 0).
+  /// Applied steps with version > since (kept by every shard; the driver reads shard 0). Never fails.
   std::vector<StepMetric> metrics(int64_t since);
-  /// Writes a checkpoint now.
+  /// Writes a checkpoint now. invalid_argument: the job has no checkpoint directory; io_error: writing failed.
   CheckpointInfo checkpoint();
-  /// Counters, membership and the contributors of the last `last` applied steps (at most 4096 kept).
+  /// Counters, membership and the contributors of the last `last` applied steps (at most 4096 kept). Never fails.
   ShardStats stats(int64_t last);
-  /// The scheduler reported that `actor` incarnation `inc` died (also run directly by the event listener).
+  /// The scheduler reported that `actor` incarnation `inc` died (also posted by the event listener). Never fails.
   void member_died(ActorId actor, Incarnation inc);
   /// A trainer learned from shard 0 that the run finished at `version`: shards
-  /// other than 0 close their last epochs there (shard 0 knows it already).
+  /// other than 0 close their last epochs there (shard 0 knows it already). Never fails.
   bool finish(int64_t version);
-  /// Shard 0: what each epoch trained so far (closed epochs, then the open one); other shards: empty.
+  /// Shard 0: what each epoch trained so far (closed epochs, then the open one); other shards: empty. Never fails.
   std::vector<EpochLedger> ledger();
 
  private:
-  struct Slot {
-    ActorId actor = 0;
-    Incarnation incarnation = 0;
-    bool alive = true;
-    int64_t joined_at = 0;  // sync/backup: waited for from this version on
-    int64_t next_step = 0;  // data cursor: steps of this slot handled so far
-    int64_t last_version = -1;
-  };
-  struct PendingPull {
-    PullRequest req;
-    Deferred<Weights> reply;
-  };
-  /// One trainer's push for one version (lockstep) or step, assembled from its buckets.
-  struct Partial {
-    bool active = false;
-    ActorId actor = 0;
-    Incarnation incarnation = 0;
-    int64_t version = 0, step = 0;
-    int64_t samples = 0;
-    double loss_sum = 0;  // from the bucket flagged last
-    int64_t correct = 0;
-    bool has_last = false;
-    BatchId batch;                     // the batch it was computed on
-    int epoch = -1;                    // its epoch
-    double progress = -1;              // shard 0's data progress for its version (the learning rate's clock)
-    int64_t covered = 0;               // elements received
-    std::map<int64_t, Tensor> buckets;  // by offset in the slice: the frames they arrived in (zero-copy)
-    void reset();
-  };
-  /// A complete push, as apply() reads it.
-  struct Contribution {
-    int slot = 0;
-    Incarnation incarnation = 0;
-    int64_t step = 0, samples = 0;
-    double loss_sum = 0;
-    int64_t correct = 0;
-    BatchId batch;
-    int epoch = 0;
-    double progress = -1;
-    const std::map<int64_t, Tensor>* buckets = nullptr;  // covering the slice exactly
-  };
-  struct EpochAcc {
-    double loss_sum = 0;
-    int64_t samples = 0;
-    int64_t correct = 0;
-  };
-
-  [[nodiscard]] bool lockstep() const { return job_.mode == Consistency::sync || job_.mode == Consistency::backup; }
+  [[nodiscard]] bool lockstep() const { return train::lockstep(job_); }
   [[nodiscard]] bool finished() const;
   /// Several shards: shard 0 decides what a version applies; the others follow its commits.
   [[nodiscard]] bool follower() const { return shard_ > 0 && job_.shards > 1; }
   [[nodiscard]] bool leader() const { return shard_ == 0 && job_.shards > 1; }
+  void check_slot(int slot) const;
   void try_complete();
   /// A follower: keeps the relayed commits it has not applied and applies the next ones whose pushes it holds.
   void follow(const std::vector<Commit>& commits);
   void apply_commits();
   void apply(const std::vector<Contribution>& pushes);
-  /// Checks bucket r against the slot's partial push and adds it; returns accepted or duplicate.
+  /// Adds bucket r to the slot's partial push; returns accepted or duplicate.
   /// Throws Exception(invalid_argument) for a malformed bucket, leaving the partial push as it was.
   PushReply::Status add_bucket(std::size_t slot, PushRequest& r);
-  [[nodiscard]] bool complete(const Partial& p) const { return p.active && p.covered == end_ - begin_; }
-  [[nodiscard]] Contribution contribution(std::size_t slot) const;
+  /// Discards the slot's pending push (counted), unless a follower must keep it
+  /// complete until shard 0's commit says whether it was applied.
+  void discard_pending(std::size_t slot);
   void publish();
   void after_version();
   void check_epochs();
@@ -193,9 +181,8 @@ class Aggregator {
   void reset_to_initial();
   void learn_membership();
   void listen_for_deaths();
-  [[nodiscard]] bool fenced(ActorId actor, Incarnation inc, const Slot& s) const;
-  void adopt(Slot& s, std::size_t slot, ActorId actor, Incarnation inc);
-  [[nodiscard]] JoinReply join_reply(const Slot& s) const;
+  void adopt(std::size_t slot, ActorId actor, Incarnation inc);
+  [[nodiscard]] JoinReply join_reply(const SlotState& s) const;
 
   JobSpec job_;
   int shard_;
@@ -205,14 +192,10 @@ class Aggregator {
   int64_t version_ = 0;
   Tensor published_;
   TensorPool pool_;
-  std::vector<Slot> slots_;
-  std::vector<Partial> pending_;  // by slot: lockstep: the push for version_; ssp/async: the step being assembled
-  std::vector<PendingPull> pulls_;
-  int epochs_total_ = 0;
-  int next_epoch_ = 0;
-  std::map<int, EpochAcc> epoch_acc_;
-  std::map<int, EpochSummary> snapshots_;
-  std::map<int, std::vector<Deferred<EpochSummary>>> epoch_waiters_;
+  Membership slots_;
+  std::vector<PartialPush> pending_;  // by slot: lockstep: the push for version_; ssp/async: the step being assembled
+  PullQueue pulls_;
+  EpochBook epochs_{0};
   std::vector<StepMetric> metrics_;
   Progress stats_;
   double apply_us_total_ = 0;
@@ -220,11 +203,9 @@ class Aggregator {
   // faults
   int64_t timeline_ = 0;
   bool restored_ = false;
-  int64_t ckpt_version_ = -1, prev_ckpt_version_ = -1;  // versions of the kept checkpoints
-  std::map<ActorId, int64_t> dead_;  // the newest incarnation of each trainer reported dead
+  ShardCheckpoints checkpoints_;
   std::deque<StepContributors> recent_;
-  std::deque<Commit> commits_;           // shard 0 of several: the last versions' commits, oldest first
-  std::map<int64_t, Commit> relayed_;    // a follower: commits relayed ahead of their pushes, by version
+  CommitLog commits_;  // several shards: shard 0's log, or a follower's relayed commits
   // work
   std::optional<BatchLedger> ledger_;  // shard 0 only
   int64_t finish_at_ = -1;             // other shards: the version the run finished at, once told

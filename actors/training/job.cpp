@@ -4,6 +4,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "runtime/error.hpp"
+
 namespace troupe::train {
 
 const char* consistency_name(Consistency c) {
@@ -21,13 +23,13 @@ kernels::MlpSpec mlp_spec(const JobSpec& job) {
   s.sizes = job.sizes;
   for (const auto& a : job.activations) {
     auto act = kernels::activation_from_name(a);
-    if (!act) throw std::invalid_argument("unknown activation '" + a + "'");
+    if (!act) throw Exception(Error(Errc::invalid_argument, "unknown activation '" + a + "'"));
     s.activations.push_back(*act);
   }
   auto loss = kernels::loss_from_name(job.loss);
-  if (!loss) throw std::invalid_argument("unknown loss '" + job.loss + "'");
+  if (!loss) throw Exception(Error(Errc::invalid_argument, "unknown loss '" + job.loss + "'"));
   s.loss = *loss;
-  if (const std::string why = s.check(); !why.empty()) throw std::invalid_argument(why);
+  if (const std::string why = s.check(); !why.empty()) throw Exception(Error(Errc::invalid_argument, why));
   return s;
 }
 
@@ -86,20 +88,15 @@ std::vector<GradBucket> grad_buckets(const JobSpec& job) {
   return out;
 }
 
-float scheduled_lr(const JobSpec& job, int64_t t, int64_t total) {
-  if (total <= 0) return job.adam.lr;
-  return scheduled_lr_at(job, static_cast<double>(t - 1) / static_cast<double>(total));
+float scheduled_lr(const JobSpec& job, double progress) {
+  return kernels::linear_decay_lr(job.adam.lr, job.lr_final, progress);
 }
 
-float scheduled_lr_at(const JobSpec& job, double progress) {
-  if (job.lr_final == 1.0f) return job.adam.lr;
-  progress = std::clamp(progress, 0.0, 1.0);
-  return static_cast<float>(job.adam.lr * (1.0 - (1.0 - job.lr_final) * progress));
+double step_progress(const JobSpec& job, int64_t t) {
+  const int64_t total = total_adam_steps(job);
+  return total <= 0 ? 0.0 : static_cast<double>(t - 1) / static_cast<double>(total);
 }
 
-int64_t total_adam_steps(const JobSpec& job) {
-  if (job.mode == Consistency::sync || job.mode == Consistency::backup) return job.total_steps;
-  return job.total_steps * job.trainers;
-}
+int64_t total_adam_steps(const JobSpec& job) { return lockstep(job) ? job.total_steps : job.total_steps * job.trainers; }
 
 }  // namespace troupe::train

@@ -71,7 +71,8 @@ struct JobSpec {
                      steps_per_epoch, total_steps, shard_timeout_s, fault_ctor_throw, bucket_bytes);
 };
 
-/// The kernels' spec of the job's model. Throws std::invalid_argument on bad names.
+/// The kernels' spec of the job's model. Throws troupe::Exception(invalid_argument)
+/// on bad names or sizes (the training actors' error rule, docs/ARCHITECTURE.md). Thread-safe.
 kernels::MlpSpec mlp_spec(const JobSpec& job);
 
 /// Fills train_samples, steps_per_epoch and total_steps from the number of
@@ -96,20 +97,31 @@ struct GradBucket {
 /// fall in its range, from the last layer back, merged until a bucket holds at
 /// least job.bucket_bytes; the remainder (the first layers) is the final
 /// bucket. Buckets never split a layer except at a shard boundary; together
-/// they cover every parameter once. Throws std::invalid_argument on a bad model. Thread-safe.
+/// they cover every parameter once. Throws troupe::Exception(invalid_argument) on a bad model. Thread-safe.
 std::vector<GradBucket> grad_buckets(const JobSpec& job);
 
-/// The learning rate for Adam step t (1-based) of `total` (linear decay to lr * lr_final).
-float scheduled_lr(const JobSpec& job, int64_t t, int64_t total);
+/// Whether the mode steps in lockstep (sync, backup: one version per step,
+/// every trainer on the same version) rather than applying each push alone
+/// (ssp, async). Decided here only. Thread-safe.
+[[nodiscard]] constexpr bool lockstep(Consistency mode) {
+  return mode == Consistency::sync || mode == Consistency::backup;
+}
+[[nodiscard]] constexpr bool lockstep(const JobSpec& job) { return lockstep(job.mode); }
 
 /// The learning rate at `progress` in [0, 1] of the run's data (linear decay
-/// to lr * lr_final). Shards take progress from the batch ledger (the batches
-/// settled so far over all of the run's), so that faults, which add steps,
-/// do not move the schedule: without faults it equals scheduled_lr's.
-float scheduled_lr_at(const JobSpec& job, double progress);
+/// to lr * lr_final; kernels::linear_decay_lr). Shards take progress from the
+/// batch ledger (the batches settled so far over all of the run's), so that
+/// faults, which add steps, do not move the schedule; without a ledger's
+/// progress, step_progress(). Thread-safe.
+float scheduled_lr(const JobSpec& job, double progress);
+
+/// The progress of Adam step t (1-based) of the run's total_adam_steps(): (t - 1) / total,
+/// 0 when the job has no steps. Without faults it equals the ledger's progress
+/// when step t is handed out. Thread-safe.
+double step_progress(const JobSpec& job, int64_t t);
 
 /// Adam steps a shard takes over the whole run (sync/backup: one per version;
-/// ssp/async: one per push).
+/// ssp/async: one per push). Thread-safe.
 int64_t total_adam_steps(const JobSpec& job);
 
 }  // namespace troupe::train

@@ -153,7 +153,8 @@ struct PushRequest {
                      last, batch, epoch, progress);
 };
 
-/// What became of a push.
+/// What became of a well-formed push: an outcome the trainer acts on, not an
+/// error (a malformed push fails with invalid_argument; docs/ARCHITECTURE.md "Errors").
 struct PushReply {
   /// stale: fenced (an incarnation older than the newest known, or one reported dead);
   /// rejoin: the shard rolled back or is recovering: join again.

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <stdexcept>
 
 #include "runtime/actor_context.hpp"
 #include "runtime/registry.hpp"
@@ -12,7 +11,7 @@ namespace troupe::train {
 namespace {
 dataset::Dataset load_or_throw(const std::string& images, const std::string& labels) {
   auto d = dataset::load_dataset(images, labels);
-  if (!d.ok()) throw std::runtime_error(d.error().message);
+  if (!d.ok()) throw Exception(d.error());
   return std::move(d.value());
 }
 
@@ -39,18 +38,16 @@ ShardLoader::ShardLoader(JobSpec job, int loader)
       train_(load_or_throw(job_.train_images, job_.train_labels)),
       split_(split_samples(job_, train_.size())),
       sampler_(job_, split_, loader) {
-  if (loader < 0 || loader >= job_.loaders) throw std::invalid_argument("loader index out of range");
+  if (loader < 0 || loader >= job_.loaders) throw Exception(Error(Errc::invalid_argument, "loader index out of range"));
   map_labels(train_.labels, job_.positive_classes);
   for (int32_t l : train_.labels) max_label_ = std::max(max_label_, l);
   // The driver computed the schedule from the same file; a different file here would break coverage.
   if (job_.train_samples != 0 && static_cast<int64_t>(split_.train.size()) != job_.train_samples)
-    throw std::runtime_error("training set has " + std::to_string(split_.train.size()) + " samples, the driver expected " +
-                             std::to_string(job_.train_samples));
-  try {
-    this_actor().run_background([this](std::stop_token st) { prefetch_loop(st); });
-  } catch (const Exception&) {
-    // Not in an actor process (a unit test): batches are made on demand.
-  }
+    throw Exception(Error(Errc::invalid_argument, "training set has " + std::to_string(split_.train.size()) +
+                                                      " samples, the driver expected " +
+                                                      std::to_string(job_.train_samples)));
+  // Outside an actor process (a unit test) there is no prefetcher: batches are made on demand.
+  if (ActorContext* self = current_actor()) self->run_background([this](std::stop_token st) { prefetch_loop(st); });
 }
 
 Batch ShardLoader::make_batch(int slot, int64_t step) {
@@ -68,7 +65,8 @@ Batch ShardLoader::make_batch(int slot, int64_t step) {
 
 Batch ShardLoader::batch(int slot, int64_t step) {
   if (slot < 0 || slot >= job_.trainers || loader_of(job_, slot) != loader_)
-    throw std::invalid_argument("slot " + std::to_string(slot) + " is not served by loader " + std::to_string(loader_));
+    throw Exception(Error(Errc::invalid_argument,
+                          "slot " + std::to_string(slot) + " is not served by loader " + std::to_string(loader_)));
   std::lock_guard lock(mutex_);
   Batch b;
   if (auto it = ready_.find({slot, step}); it != ready_.end()) {
@@ -104,7 +102,7 @@ Batch ShardLoader::split(std::string name) {
   if (name == "validation") {
     index = split_.validation;
   } else if (name == "test") {
-    if (job_.test_images.empty()) throw std::invalid_argument("the job has no test set");
+    if (job_.test_images.empty()) throw Exception(Error(Errc::not_found, "the job has no test set"));
     if (!test_) {
       test_ = load_or_throw(job_.test_images, job_.test_labels);
       map_labels(test_->labels, job_.positive_classes);
@@ -116,7 +114,7 @@ Batch ShardLoader::split(std::string name) {
   } else if (name == "train") {
     index = split_.train;
   } else {
-    throw std::invalid_argument("unknown split '" + name + "' (validation, test, train)");
+    throw Exception(Error(Errc::invalid_argument, "unknown split '" + name + "' (validation, test, train)"));
   }
   const int64_t n = static_cast<int64_t>(index.size());
   Batch b;

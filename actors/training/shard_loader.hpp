@@ -24,14 +24,18 @@ namespace troupe::train {
 /// An actor. Methods run on the executor thread; the prefetcher on its own thread (guarded by mutex_).
 class ShardLoader {
  public:
-  /// Loads the training file (and the test file, lazily). Throws on unreadable data.
+  /// Loads the training file (and the test file, lazily). Fails with the
+  /// dataset reader's error on unreadable data; invalid_argument for a loader index out of range or a
+  /// file whose size the driver did not plan for.
   ShardLoader(JobSpec job, int loader);
 
-  /// The batch of `slot` at global `step`.
+  /// The batch of `slot` at global `step`. invalid_argument: a slot this loader does not serve.
   Batch batch(int slot, int64_t step);
-  /// The whole "validation" or "test" split as one batch (step = -1).
+  /// The whole "validation", "test" or "train" split as one batch (step = -1).
+  /// invalid_argument: an unknown name; not_found: "test" for a job without a test set;
+  /// the dataset reader's error when the test file cannot be read.
   Batch split(std::string name);
-  /// Sizes and label range.
+  /// Sizes and label range. Never fails.
   LoaderInfo info();
 
  private:

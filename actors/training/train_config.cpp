@@ -324,7 +324,7 @@ TrainConfig parse(const toml::table& root, const std::string& source) {
     r.fail("output", "name", r.get("output", "name"), "must be a non-empty string");
 
   r.check_unknown();
-  (void)mlp_spec(j);  // the kernels agree (throws std::invalid_argument otherwise)
+  (void)mlp_spec(j);  // the kernels agree (throws Exception(invalid_argument) otherwise)
   return c;
 }
 
@@ -342,6 +342,8 @@ Result<TrainConfig> parse_train_config(std::string_view text, const std::string&
     return Error(Errc::invalid_argument, o.str());
   } catch (const Bad& b) {
     return Error(Errc::invalid_argument, b.line);
+  } catch (const Exception& e) {  // mlp_spec: the message alone, as for any other bad value
+    return Error(Errc::invalid_argument, source + ": " + e.error().message);
   } catch (const std::exception& e) {
     return Error(Errc::invalid_argument, source + ": " + e.what());
   }

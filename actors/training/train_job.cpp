@@ -165,8 +165,7 @@ void JobRun::spawn_actors() {
   }
   // A history point per ~1% of an epoch (sync/backup: a version is a step of
   // every trainer; ssp/async: of one).
-  const bool lockstep = job_.mode == Consistency::sync || job_.mode == Consistency::backup;
-  const int64_t versions_per_epoch = job_.steps_per_epoch * (lockstep ? 1 : job_.trainers);
+  const int64_t versions_per_epoch = job_.steps_per_epoch * (lockstep(job_) ? 1 : job_.trainers);
   reporter_.set_trainers(std::move(refs), versions_per_epoch / 100);
   if (auto st = cluster_.state(5s); st.ok()) reporter_.set_actor_states(*st);
 }
@@ -248,8 +247,7 @@ void JobRun::update_rates() {
   const RatePoint& from = rate_window_.front();
   const double dt = std::chrono::duration<double>(now - from.t).count();
   if (dt < 0.5) return;  // too short to say: keep the last rates (0 at the start)
-  const bool lockstep = job_.mode == Consistency::sync || job_.mode == Consistency::backup;
-  const double steps = static_cast<double>(last_version_ - from.version) / (lockstep ? 1.0 : job_.trainers);
+  const double steps = static_cast<double>(last_version_ - from.version) / (lockstep(job_) ? 1.0 : job_.trainers);
   steps_per_s_ = steps / dt;
   samples_per_s_ = static_cast<double>(total_samples_ - from.samples) / dt;
 }
@@ -334,8 +332,7 @@ TrainOutcome JobRun::run() {
       update_rates();
       // An epoch lasts until its ledger is complete: steps_per_epoch without faults, more with them.
       const int64_t in_epoch = std::max<int64_t>(0, last_version_ - epoch_start_version_);
-      const bool lockstep = job_.mode == Consistency::sync || job_.mode == Consistency::backup;
-      const int64_t lockstep_steps = lockstep ? in_epoch : in_epoch / job_.trainers;
+      const int64_t lockstep_steps = lockstep(job_) ? in_epoch : in_epoch / job_.trainers;
       reporter_.set_epoch_step(lockstep_steps);
       out_.on_progress(TrainProgress{e_ + 1, epochs_total_, lockstep_steps, job_.steps_per_epoch, steps_per_s_,
                                      samples_per_s_, loss_ema_});

@@ -43,14 +43,16 @@ kernels::MlpOptions mlp_options(const JobSpec& job) {
 Trainer::Trainer(JobSpec job, int slot, std::vector<ActorHandle<ShardLoader>> loaders,
                  std::vector<ActorHandle<Aggregator>> shards)
     : job_(std::move(job)), slot_(slot), loaders_(std::move(loaders)), shards_(std::move(shards)) {
-  if (slot < 0 || slot >= job_.trainers) throw std::invalid_argument("trainer slot out of range");
-  if (static_cast<int>(loaders_.size()) != job_.loaders) throw std::invalid_argument("need one handle per loader");
+  if (slot < 0 || slot >= job_.trainers) throw Exception(Error(Errc::invalid_argument, "trainer slot out of range"));
+  if (static_cast<int>(loaders_.size()) != job_.loaders)
+    throw Exception(Error(Errc::invalid_argument, "need one handle per loader"));
   ActorContext& self = this_actor();
   for (std::size_t i = 0; i + 1 < job_.fault_ctor_throw.size(); i += 2)
     if (job_.fault_ctor_throw[i] == slot && job_.fault_ctor_throw[i + 1] == static_cast<int64_t>(self.incarnation()))
       throw std::runtime_error("injected constructor failure (slot " + std::to_string(slot) + ", incarnation " +
                                std::to_string(self.incarnation()) + ")");
-  if (static_cast<int>(shards_.size()) != job_.shards) throw std::invalid_argument("need one handle per shard");
+  if (static_cast<int>(shards_.size()) != job_.shards)
+    throw Exception(Error(Errc::invalid_argument, "need one handle per shard"));
   num_params_ = kernels::ParamLayout(mlp_spec(job_)).num_params();
   for (int s = 0; s < job_.shards; ++s) ranges_.push_back(shard_range(num_params_, job_.shards, s));
   buckets_ = grad_buckets(job_);
@@ -74,7 +76,7 @@ std::string Trainer::inject(std::string kind) {
   if (kind == "abort") std::abort();
   if (kind == "exception") fault_ = 1;
   else if (kind == "cuda") fault_ = 2;
-  else throw std::invalid_argument("unknown fault '" + kind + "' (abort, exception, cuda)");
+  else throw Exception(Error(Errc::invalid_argument, "unknown fault '" + kind + "' (abort, exception, cuda)"));
   return kind;
 }
 
@@ -86,7 +88,7 @@ TrainerStatus Trainer::status() {
 bool Trainer::join_all(std::stop_token st) {
   pushes_.clear();
   next_batch_.reset();
-  const bool lockstep = job_.mode == Consistency::sync || job_.mode == Consistency::backup;
+  const bool lockstep = train::lockstep(job_);
   const auto started = Clock::now();
   bool waited = joins_ > 0;  // a rejoin: a shard failed, restarted or rolled back; its duration is a wait
   std::string why;
@@ -121,7 +123,7 @@ bool Trainer::join_all(std::stop_token st) {
     for (std::size_t i = 0; i < fs.size(); ++i) {
       auto r = fs[i].result(kControlTimeout);
       if (!r.ok()) {
-        if (r.error().code == Errc::invalid_argument) {
+        if (r.error().code == Errc::stale_incarnation) {
           // This incarnation is fenced off (a newer one exists, or it was reported dead): it must not train.
           std::lock_guard lock(status_mutex_);
           status_.error = "fenced off by shard " + std::to_string(i) + ": " + r.error().message;
@@ -268,7 +270,7 @@ bool Trainer::pull_all(std::vector<Weights>& w) {
 }
 
 bool Trainer::step_once(std::stop_token) {
-  const bool lockstep = job_.mode == Consistency::sync || job_.mode == Consistency::backup;
+  const bool lockstep = train::lockstep(job_);
   const auto t0 = Clock::now();
   // 1. weights
   std::vector<Weights> w;
@@ -405,7 +407,7 @@ EvalResult Trainer::evaluate(EvalRequest r) {
       version = s.version;
     }
     const auto [b, e] = ranges_[i];
-    if (w.numel() != e - b) throw std::runtime_error("shard sent a slice of the wrong size");
+    if (w.numel() != e - b) throw Exception(Error(Errc::malformed_message, "shard sent a slice of the wrong size"));
     std::memcpy(params.data() + b, w.data(), static_cast<std::size_t>(e - b) * sizeof(float));
   }
   EvalResult out;

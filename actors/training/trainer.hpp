@@ -38,20 +38,29 @@
 
 namespace troupe::train {
 
+/// An actor: methods run on the executor thread, the step loop on a background
+/// thread; they share only status_ (under status_mutex_) and atomics.
+/// Errors (docs/ARCHITECTURE.md, "Errors"): methods fail with a troupe::Errc.
 class Trainer {
  public:
   /// `loaders`: every loader of the job, by index (a trainer may be handed a batch of another slot's loader).
+  /// invalid_argument: a slot out of range, a handle count that does not match the job, or a bad model.
   Trainer(JobSpec job, int slot, std::vector<ActorHandle<ShardLoader>> loaders,
           std::vector<ActorHandle<Aggregator>> shards);
   ~Trainer();
 
+  /// Never fails. A fenced-off incarnation (a shard's join failed with
+  /// stale_incarnation) or a shard unreachable past shard_timeout_s shows in status().error.
   TrainerStatus status();
   /// Loss and accuracy of epoch `epoch`'s weights (or the latest) on a split.
+  /// Fails with the error of the loader's split() or the shard's epoch()/pull()
+  /// it needed (e.g. not_found, timeout); malformed_message for a slice of the wrong size.
   EvalResult evaluate(EvalRequest r);
-  /// Stops the step loop after the current step.
+  /// Stops the step loop after the current step. Never fails.
   bool stop();
   /// Testing (fault injection): "abort" (SIGABRT now), "exception" (the step
   /// loop throws: exit code 4), "cuda" (the next step fails as on a CUDA error).
+  /// invalid_argument: another kind.
   std::string inject(std::string kind);
 
  private:

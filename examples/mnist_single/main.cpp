@@ -144,7 +144,7 @@ int main(int argc, char** argv) {
       }
       epoch_stats += model->forward_backward(params, xb.data(), yb.data(), m, grad);
       const double progress = static_cast<double>(adam.step_count()) / total_steps;
-      hyper.lr = static_cast<float>(o.lr * (1.0 - (1.0 - o.lr_final) * progress));
+      hyper.lr = k::linear_decay_lr(o.lr, o.lr_final, progress);
       adam.set_hyper(hyper);
       adam.step(params, grad);
     }

@@ -200,7 +200,7 @@ TEST_CASE("pushes from a stale or dead incarnation are rejected and counted, and
   CHECK(progress().stale_incarnation == 2);
   auto rejoin = shard.call(&train::Aggregator::join, train::JoinRequest{0, a, 1, -1}).result(10s);
   REQUIRE_FALSE(rejoin.ok());
-  CHECK(rejoin.error().code == Errc::invalid_argument);
+  CHECK(rejoin.error().code == Errc::stale_incarnation);
   // Its replacement joins and contributes at the next step.
   REQUIRE(shard.call(&train::Aggregator::join, train::JoinRequest{0, a, 2, -1}).result(10s).ok());
   CHECK(push(0, a, 2, 1).status == train::PushReply::accepted);
