@@ -9,8 +9,9 @@
 
 namespace troupe {
 
-LocalServices::LocalServices(Options options) : options_(std::move(options)) {
-  if (options_.bind.empty()) options_.bind = "tcp://" + options_.host + ":*";
+LocalServices::LocalServices(LocalOptions options, KeysPtr keys, Extras extras)
+    : options_(std::move(options)), keys_(std::move(keys)), extras_(std::move(extras)) {
+  if (extras_.bind.empty()) extras_.bind = "tcp://" + options_.host + ":*";
   if (options_.log_dir.empty()) options_.log_dir = "/tmp/troupe-" + std::to_string(::getpid()) + "/logs";
 }
 
@@ -18,9 +19,9 @@ LocalServices::~LocalServices() { stop(); }
 
 void LocalServices::start() {
   Scheduler::Options so;
-  so.keys = options_.keys;
-  so.insecure = options_.insecure;
-  so.bind = options_.bind;
+  so.keys = keys_;
+  so.insecure = !options_.secure;
+  so.bind = extras_.bind;
   so.http_port = options_.http_port;
   so.http_host = options_.host;
   so.heartbeat_timeout = options_.heartbeat_timeout;
@@ -36,9 +37,9 @@ void LocalServices::start() {
     wo.cpus = cpus;
     wo.gpus = options_.gpus_per_worker;
     wo.log_dir = options_.log_dir + "/worker-" + std::to_string(i + 1);
-    wo.code_path_allow = options_.code_path_allow;
-    wo.keys = options_.keys;
-    wo.insecure = options_.insecure;
+    wo.code_path_allow = extras_.code_path_allow;
+    wo.keys = keys_;
+    wo.insecure = !options_.secure;
     workers_.push_back(std::make_unique<Worker>(wo));
     workers_.back()->start();
   }
@@ -73,18 +74,8 @@ Cluster local_cluster(LocalOptions o) {
       keys = std::make_shared<const ClusterKeys>(std::move(fresh.value()));
     }
   }
-  LocalServices::Options so;
-  so.workers = o.workers;
-  so.cpus_per_worker = o.cpus_per_worker;
-  so.gpus_per_worker = o.gpus_per_worker;
-  so.host = o.host;
-  so.log_dir = o.log_dir;
-  so.heartbeat_timeout = o.heartbeat_timeout;
-  so.http_port = o.http_port;
-  so.keys = keys;
-  so.insecure = !o.secure;
   // Shared so that the Cluster's shutdown hook owns it; removed after every process that reads the keys.
-  auto services = std::shared_ptr<LocalServices>(new LocalServices(so), [ephemeral_dir](LocalServices* s) {
+  auto services = std::shared_ptr<LocalServices>(new LocalServices(o, keys), [ephemeral_dir](LocalServices* s) {
     delete s;
     if (!ephemeral_dir.empty()) remove_keys_dir(ephemeral_dir);
   });

@@ -38,21 +38,15 @@ struct LocalOptions {
 /// from any thread once start() returned.
 class LocalServices {
  public:
-  struct Options {
-    int workers = 1;
-    double cpus_per_worker = 0;  ///< 0: the machine's core count
-    int gpus_per_worker = 0;
-    std::string host = "127.0.0.1";                ///< where the workers and their actors bind
-    std::string bind;                              ///< the scheduler's control endpoint; default tcp://HOST:*
-    std::string log_dir;                           ///< workers' logs go to LOG_DIR/worker-N
-    std::chrono::milliseconds heartbeat_timeout{3000};
-    int http_port = 0;                             ///< 0: ephemeral; -1: none
-    std::vector<std::string> code_path_allow;      ///< Worker::Options::code_path_allow
-    KeysPtr keys;                                  ///< null with `insecure`: no keys
-    bool insecure = false;
+  /// What `troupe up` sets beside LocalOptions.
+  struct Extras {
+    std::string bind;                          ///< the scheduler's control endpoint; default tcp://HOST:*
+    std::vector<std::string> code_path_allow;  ///< Worker::Options::code_path_allow
   };
 
-  explicit LocalServices(Options options);
+  /// `keys` null: with options.secure each service finds the keys itself
+  /// (find_keys()); without, no keys (loopback only).
+  LocalServices(LocalOptions options, KeysPtr keys, Extras extras = {});
   /// Stops whatever still runs.
   ~LocalServices();
   LocalServices(const LocalServices&) = delete;
@@ -72,7 +66,9 @@ class LocalServices {
   [[nodiscard]] const std::string& log_dir() const { return options_.log_dir; }
 
  private:
-  Options options_;
+  LocalOptions options_;
+  KeysPtr keys_;
+  Extras extras_;
   std::unique_ptr<Scheduler> scheduler_;
   std::vector<std::unique_ptr<Worker>> workers_;
 };

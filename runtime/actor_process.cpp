@@ -35,10 +35,11 @@ struct ActorStats {
 
 constexpr auto kControlTimeout = std::chrono::milliseconds(10000);
 
-int fail(Runtime& rt, const ActorProcessOptions& o, const std::string& reason, int code) {
+int fail(Runtime& rt, const ActorProcessOptions& o, const std::string& reason, int code, bool permanent = false) {
   std::fprintf(stderr, "troupe actor %llu: %s\n", static_cast<unsigned long long>(o.actor), reason.c_str());
   std::fflush(stderr);
-  auto st = rt.client().call_scheduler("actor_failed", ActorFailed{o.actor, o.incarnation, reason}, kControlTimeout);
+  auto st = rt.client().call_scheduler("actor_failed", ActorFailed{o.actor, o.incarnation, reason, permanent},
+                                       kControlTimeout);
   st->wait(kControlTimeout);
   return code;
 }
@@ -140,8 +141,14 @@ int run_actor_process(const ActorProcessOptions& o) {
   try {
     msgpack::object_handle args = msgpack::unpack(spec->ctor_args.data(), spec->ctor_args.size());
     auto made = info->construct(args.get());
-    if (!made.ok()) return fail(rt, o, spec->class_name + " constructor: " + made.error().message, 3);
+    if (!made.ok()) return fail(rt, o, spec->class_name + " constructor: " + made.error().message, 3, true);
     instance = std::move(made.value());
+  } catch (const Exception& e) {
+    // Bad input (a hostile or missing file, a bad config) fails every
+    // incarnation alike: say it once instead of restarting into it again.
+    const Errc c = e.error().code;
+    const bool permanent = c == Errc::invalid_argument || c == Errc::bad_arguments || c == Errc::io_error;
+    return fail(rt, o, spec->class_name + " constructor: " + e.error().message, 3, permanent);
   } catch (const std::exception& e) {
     return fail(rt, o, spec->class_name + " constructor threw: " + e.what(), 3);
   }

@@ -313,7 +313,12 @@ struct ActorFailed {
   ActorId actor = 0;
   Incarnation incarnation = 0;
   std::string reason;
-  MSGPACK_DEFINE_MAP(actor, incarnation, reason);
+  /// The constructor refused its arguments or its input (invalid_argument,
+  /// bad_arguments, io_error): another incarnation would fail the same way,
+  /// so the scheduler does not restart it (as Ray does not restart an actor
+  /// whose constructor raised) and the reason is printed once.
+  bool permanent = false;
+  MSGPACK_DEFINE_MAP(actor, incarnation, reason, permanent);
 };
 
 /// Tool → worker: the last lines of an actor's log.

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <map>
 
+#include "scheduler/resources.hpp"
+
 namespace troupe {
 namespace {
 
@@ -74,12 +76,8 @@ std::string prometheus_metrics(const ClusterState& s, const ActorStatsMap& stats
   for (const auto& n : s.nodes) {
     if (!n.alive) continue;
     ++alive_nodes;
-    total.cpus += n.total.cpus;
-    total.gpus += n.total.gpus;
-    total.memory_mb += n.total.memory_mb;
-    used.cpus += n.used.cpus;
-    used.gpus += n.used.gpus;
-    used.memory_mb += n.used.memory_mb;
+    add_resources(total, n.total);
+    add_resources(used, n.used);
   }
   w.family("troupe_nodes", "gauge", "Nodes by state.");
   w.sample("troupe_nodes", {{"state", "ALIVE"}}, alive_nodes);

@@ -12,6 +12,7 @@
 #include "scheduler/http_guard.hpp"
 #include "scheduler/http_server.hpp"
 #include "scheduler/recovery.hpp"
+#include "scheduler/resources.hpp"
 #include "scheduler/state_http.hpp"
 
 namespace troupe {
@@ -185,9 +186,7 @@ void Scheduler::recover() {
     const bool holds = a.info.state == ActorState::alive || a.info.state == ActorState::starting;
     auto node = nodes_.find(a.info.node);
     if (holds && node != nodes_.end()) {
-      node->second.used.cpus += a.info.spec.resources.cpus;
-      node->second.used.gpus += a.info.spec.resources.gpus;
-      node->second.used.memory_mb += a.info.spec.resources.memory_mb;
+      add_resources(node->second.used, a.info.spec.resources);
       auto& free = free_gpus_[node->first];
       for (int g : a.info.gpu_ids) std::erase(free, g);
     }
@@ -260,10 +259,7 @@ void Scheduler::on_register(const Message& m, const Responder& r) {
       reply.stop.push_back(running);
       continue;
     }
-    const Resources& want = it->second.info.spec.resources;
-    n.used.cpus += want.cpus;
-    n.used.gpus += want.gpus;
-    n.used.memory_mb += want.memory_mb;
+    add_resources(n.used, it->second.info.spec.resources);
     for (int g : it->second.info.gpu_ids) std::erase(gpus, g);
   }
   free_gpus_[n.id] = gpus;
@@ -404,12 +400,8 @@ void Scheduler::place(ActorEntry& a) {
   NodeInfo* best = nullptr;
   for (auto& [id, n] : nodes_) {
     if (!n.alive) continue;
-    const double free_cpu = n.total.cpus - n.used.cpus;
-    const double free_gpu = n.total.gpus - n.used.gpus;
-    const double free_mem = n.total.memory_mb - n.used.memory_mb;
-    if (free_cpu + 1e-9 < want.cpus || free_gpu + 1e-9 < want.gpus) continue;
-    if (want.memory_mb > 0 && n.total.memory_mb > 0 && free_mem + 1e-9 < want.memory_mb) continue;
-    if (best == nullptr || free_cpu > best->total.cpus - best->used.cpus) best = &n;
+    if (!fits(n, want)) continue;
+    if (best == nullptr || free_resources(n).cpus > free_resources(*best).cpus) best = &n;
   }
   if (best == nullptr) {
     std::string why = "no alive node has " + fmt_res(want.cpus) + " CPU and " + fmt_res(want.gpus) + " GPU free";
@@ -417,9 +409,9 @@ void Scheduler::place(ActorEntry& a) {
     for (auto& [id, n] : nodes_) {
       if (!n.alive) continue;
       ++alive;
-      why += "; node " + std::to_string(id) + ": " + fmt_res(n.total.cpus - n.used.cpus) + "/" +
-             fmt_res(n.total.cpus) + " CPU, " + fmt_res(n.total.gpus - n.used.gpus) + "/" + fmt_res(n.total.gpus) +
-             " GPU free";
+      const Resources free = free_resources(n);
+      why += "; node " + std::to_string(id) + ": " + fmt_res(free.cpus) + "/" + fmt_res(n.total.cpus) + " CPU, " +
+             fmt_res(free.gpus) + "/" + fmt_res(n.total.gpus) + " GPU free";
     }
     if (alive == 0) why = "no alive nodes";
     if (a.info.pending_reason != why) {
@@ -439,9 +431,7 @@ void Scheduler::place_pending() {
 
 void Scheduler::launch(ActorEntry& a, NodeInfo& node) {
   const Resources& want = a.info.spec.resources;
-  node.used.cpus += want.cpus;
-  node.used.gpus += want.gpus;
-  node.used.memory_mb += want.memory_mb;
+  add_resources(node.used, want);
   a.info.gpu_ids.clear();
   auto& free = free_gpus_[node.id];
   for (int i = 0; i < static_cast<int>(want.gpus) && !free.empty(); ++i) {
@@ -451,6 +441,7 @@ void Scheduler::launch(ActorEntry& a, NodeInfo& node) {
   a.info.node = node.id;
   a.info.pending_reason.clear();
   a.failure_reason.clear();
+  a.failure_permanent = false;
   set_state(a, ActorState::starting, "placed on node " + std::to_string(node.id));
   StartActor start;
   start.actor = a.info.id;
@@ -481,10 +472,7 @@ void Scheduler::launch(ActorEntry& a, NodeInfo& node) {
 void Scheduler::release(ActorEntry& a) {
   auto it = nodes_.find(a.info.node);
   if (it == nodes_.end()) return;
-  const Resources& want = a.info.spec.resources;
-  it->second.used.cpus = std::max(0.0, it->second.used.cpus - want.cpus);
-  it->second.used.gpus = std::max(0.0, it->second.used.gpus - want.gpus);
-  it->second.used.memory_mb = std::max(0.0, it->second.used.memory_mb - want.memory_mb);
+  take_back_resources(it->second.used, a.info.spec.resources);
   auto& free = free_gpus_[a.info.node];
   free.insert(free.end(), a.info.gpu_ids.begin(), a.info.gpu_ids.end());
   std::sort(free.begin(), free.end());
@@ -526,7 +514,10 @@ void Scheduler::on_actor_failed(const Message& m, const Responder& r) {
   auto f = m.body_as<ActorFailed>();
   if (!f.ok()) return r.fail(f.error());
   auto it = actors_.find(f->actor);
-  if (it != actors_.end() && it->second.info.incarnation == f->incarnation) it->second.failure_reason = f->reason;
+  if (it != actors_.end() && it->second.info.incarnation == f->incarnation) {
+    it->second.failure_reason = f->reason;
+    it->second.failure_permanent = f->permanent;
+  }
   r.reply(msgpack::type::nil_t());
 }
 
@@ -563,9 +554,13 @@ void Scheduler::handle_death(ActorEntry& a, const ActorExit& exit) {
   const bool clean_exit = exit.exit_code == 0 && exit.signal == 0 && !a.restart_requested;
   const bool may_restart =
       a.restart_requested || (a.info.spec.max_restarts < 0 || a.info.restarts < a.info.spec.max_restarts);
-  if (a.kill_requested || clean_exit || !may_restart) {
+  const bool permanent = a.failure_permanent && !a.restart_requested && !a.kill_requested;
+  if (a.kill_requested || clean_exit || !may_restart || permanent) {
     std::string why = d.reason;
-    if (!a.kill_requested && !clean_exit) why += "; no restarts left (max_restarts " + std::to_string(a.info.spec.max_restarts) + ")";
+    if (permanent)
+      why += "; not restarted: its constructor refused its input, which a restart would not change";
+    else if (!a.kill_requested && !clean_exit)
+      why += "; no restarts left (max_restarts " + std::to_string(a.info.spec.max_restarts) + ")";
     set_state(a, ActorState::dead, why, d.exit_code, d.signal);
     answer_waiters(a);
     driver_gone(a.info.id, (a.info.spec.name.empty() ? "actor " + std::to_string(a.info.id) : a.info.spec.name) +

@@ -76,6 +76,7 @@ class Scheduler {
     std::string kill_reason;      // "" by a user, else why the scheduler stopped it ("job x: driver lost")
     bool restart_requested = false;
     std::string failure_reason;   // from the actor process, before its exit report
+    bool failure_permanent = false;  // ActorFailed::permanent: not restarted
     int64_t restart_due_ms = 0;
     int backoff_restarts = 0;     // restarts since it last ran healthy (not journaled)
   };

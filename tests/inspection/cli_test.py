@@ -18,7 +18,27 @@ def one_line_error(code, out, err, needle):
     check(needle in lines[0], f"expected {needle!r} in {lines[0]!r}")
 
 
+def help_says_what_and_how():
+    """`troupe --help` and every visible subcommand's --help: one line saying
+    what it does, and an example command line."""
+    code, out, err = troupe("--help")
+    check(code == 0, err)
+    check("Examples:" in out and "troupe train examples/fashion_mnist.toml" in out, out)
+    subs = ["keygen", "http-token", "scheduler", "worker", "up", "status", "list", "get", "kill", "logs", "shell",
+            "train"]
+    for sub in subs:
+        check(f"  {sub} " in out, f"`troupe --help` does not list {sub}: {out}")
+        code, text, err = troupe(sub, "--help")
+        check(code == 0, f"troupe {sub} --help: {err}")
+        first = text.strip("\n").split("\n")[0]
+        check(len(first) > 10 and "\n" not in first, f"troupe {sub} --help: no one-line description: {text!r}")
+        example = text.split("Example")[-1] if "Example" in text else ""
+        check(f"troupe {sub}" in example or (sub == "http-token" and "troupe http-token" in example),
+              f"troupe {sub} --help gives no example: {text!r}")
+
+
 def test():
+    help_says_what_and_how()
     c = Cluster(workers=2)
     a = ["--address", c.address]
     c.spawn("tally")

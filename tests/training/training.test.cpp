@@ -5,6 +5,8 @@
 // result; gradients pushed in buckets change nothing.
 // Every test needs Fashion-MNIST's t10k files: without them the binary exits 77 (skipped).
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <set>
@@ -170,6 +172,37 @@ TEST_CASE("across loaders every training sample is served exactly once per epoch
   }
   // A trainer slot served by the other loader is refused.
   CHECK_FALSE(loaders[1].call(&train::ShardLoader::batch, 0, 0).result(10s).ok());
+}
+
+TEST_CASE("a loader given a bad file fails once with the file's line, and is not restarted into it again") {
+  // The file changed after the driver checked it (or lives on another host):
+  // the loader's constructor refuses it; restarting would refuse it again.
+  const auto dir = std::filesystem::temp_directory_path() / ("troupe-badfile-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string fifo = (dir / "labels.fifo").string();
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  auto job = small_job(1, 1, 1, 1000, 64);
+  job.train_labels = fifo;  // not a regular file: refused before it is opened (issue 10, hostile files)
+  auto cluster = small_cluster();
+  auto loader = cluster.spawn<train::ShardLoader>({.name = "bad-loader", .cpus = 0.1, .max_restarts = 3}, job, 0);
+  auto dead = cluster.wait_alive(loader.id(), 30s);
+  REQUIRE_FALSE(dead.ok());
+  CHECK(dead.error().code == Errc::actor_died);
+  auto info = cluster.lookup("bad-loader");  // DEAD: not found by name
+  CHECK_FALSE(info.ok());
+  auto state = cluster.state();
+  REQUIRE(state.ok());
+  const ActorInfo* a = nullptr;
+  for (const auto& x : state->actors)
+    if (x.id == loader.id()) a = &x;
+  REQUIRE(a != nullptr);
+  CHECK(a->state == ActorState::dead);
+  CHECK(a->restarts == 0);  // with max_restarts 3: not restarted into the same file
+  REQUIRE(a->deaths.size() == 1);
+  MESSAGE(a->deaths.front().reason);
+  CHECK(a->deaths.front().reason.find(fifo) != std::string::npos);
+  CHECK(a->deaths.front().reason.find("regular file") != std::string::npos);
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("a shard killed with SIGKILL after a checkpoint resumes from it and reaches the uninterrupted result") {

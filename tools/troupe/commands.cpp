@@ -130,33 +130,39 @@ void add_inspection_commands(CLI::App& app) {
   };
   auto* status = app.add_subcommand("status", "nodes, resources, actors and jobs at a glance");
   common(status);
+  status->footer("Example:\n  troupe status --address tcp://10.0.0.1:7400");
   status->add_flag("--json", a.json, "the whole state as JSON (the shape of /api/state)");
 
   auto* list = app.add_subcommand("list", "list actors, nodes or training jobs");
   common(list);
+  list->footer("Example:\n  troupe list actors --filter state=ALIVE --json");
   list->add_option("what", a.what, "actors | nodes | jobs")->required();
   list->add_option("--filter", a.filters, "KEY=VALUE or KEY!=VALUE on any field (repeatable)");
   list->add_flag("--json", a.json, "JSON for tools (fields: docs/CLI.md)");
 
   auto* get = app.add_subcommand("get", "one actor in detail: troupe get actor NAME");
   common(get);
+  get->footer("Example:\n  troupe get actor trainer-0");
   get->add_option("kind", a.what, "actor")->required()->check(CLI::IsMember({"actor"}));
   get->add_option("name", a.name, "actor name or id")->required();
   get->add_flag("--json", a.json, "JSON (the list fields plus \"stats\")");
 
   auto* kill = app.add_subcommand("kill", "kill an actor (DEAD; --restart lets it restart)");
   common(kill);
+  kill->footer("Example:\n  troupe kill trainer-1 --restart");
   kill->add_option("name", a.name, "actor name or id")->required();
   kill->add_flag("--restart", a.restart, "kill the process and let the actor restart");
 
   auto* logs = app.add_subcommand("logs", "an actor's stdout/stderr");
   common(logs);
+  logs->footer("Example:\n  troupe logs trainer-0 -n 50 --follow");
   logs->add_option("name", a.name, "actor name or id")->required();
   logs->add_option("-n,--lines", a.lines, "last N lines (0: all)")->capture_default_str();
   logs->add_flag("-f,--follow", a.follow, "keep printing what the actor writes, across restarts, until Ctrl-C");
 
   auto* shell = app.add_subcommand("shell", "interactive cluster shell (commands from stdin when not a terminal)");
   common(shell);
+  shell->footer("Example:\n  troupe shell tcp://127.0.0.1:7400");
   shell->add_option("addr", a.address, "scheduler endpoint (same as --address)");
 }
 

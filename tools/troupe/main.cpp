@@ -78,6 +78,12 @@ int keygen(const std::string& dir_flag, bool force) {
 int main(int argc, char** argv) {
   CLI::App app{"troupe — an actor runtime for distributed training"};
   app.require_subcommand(1);
+  app.footer(
+      "Examples:\n"
+      "  troupe train examples/fashion_mnist.toml     train on an embedded local cluster\n"
+      "  troupe up --workers 2                        a local cluster in the foreground\n"
+      "  troupe status                                what the cluster runs\n"
+      "Each command's --help gives its options and an example.");
   // --keys is accepted before or after the subcommand.
   app.fallthrough();
   std::string keys_dir;
@@ -90,14 +96,17 @@ int main(int argc, char** argv) {
   auto* kg = app.add_subcommand("keygen", "write a cluster key pair (cluster.key 0600, cluster.pub)");
   kg->add_option("--dir", keygen_dir, "folder; default: --keys, $TROUPE_KEYS, else ~/.config/troupe/keys");
   kg->add_flag("--force", keygen_force, "replace existing keys");
+  kg->footer("Example:\n  troupe keygen --dir /etc/troupe/keys");
 
   // troupe http-token
   auto* http_token = app.add_subcommand("http-token", "print the token the HTTP API asks for when not on loopback");
+  http_token->footer("Example:\n  curl -H \"Authorization: Bearer $(troupe http-token)\" http://10.0.0.1:8265/api/state");
 
   // troupe scheduler
   troupe::Scheduler::Options so;
   int64_t hb_ms = 3000, backoff_ms = 100, backoff_max_ms = 5000, backoff_reset_ms = 10000;
   auto* sched = app.add_subcommand("scheduler", "run the cluster's scheduler");
+  sched->footer("Example:\n  troupe scheduler --bind tcp://0.0.0.0:7400 --journal /var/lib/troupe/journal");
   sched->add_option("--bind", so.bind, "control endpoint")->capture_default_str();
   sched->add_option("--events", so.events_bind, "events (PUB) endpoint; default: same host, ephemeral port");
   sched->add_option("--http-port", so.http_port, "HTTP port for /api/state and /metrics (-1: none)")->capture_default_str();
@@ -120,6 +129,7 @@ int main(int argc, char** argv) {
   // troupe worker
   troupe::Worker::Options wo;
   auto* work = app.add_subcommand("worker", "run a worker on this host");
+  work->footer("Example:\n  troupe worker --scheduler tcp://10.0.0.1:7400 --host 10.0.0.2 --cpus 16");
   work->add_option("--scheduler", wo.scheduler, "scheduler control endpoint")->required();
   work->add_option("--host", wo.host, "address this worker's actors bind")->capture_default_str();
   work->add_option("--cpus", wo.cpus, "CPUs to offer (default: all cores)");
@@ -134,16 +144,16 @@ int main(int argc, char** argv) {
                    "build's and install's library folders)");
 
   // troupe up
-  troupe::LocalServices::Options uo;
-  uo.bind = "tcp://127.0.0.1:7400";
-  uo.http_port = 8265;
+  troupe::LocalOptions uo{.http_port = 8265};
+  troupe::LocalServices::Extras ux{.bind = "tcp://127.0.0.1:7400"};
   auto* up = app.add_subcommand("up", "scheduler plus N workers in the foreground; Ctrl-C stops all");
+  up->footer("Example:\n  troupe up --workers 2 --http-port 8265");
   up->add_option("--workers", uo.workers, "number of workers")->capture_default_str()->check(CLI::Range(1, 256));
   up->add_option("--cpus-per-worker", uo.cpus_per_worker, "CPUs each worker offers (default: all cores)");
-  up->add_option("--bind", uo.bind, "scheduler control endpoint")->capture_default_str();
+  up->add_option("--bind", ux.bind, "scheduler control endpoint")->capture_default_str();
   up->add_option("--http-port", uo.http_port, "HTTP port (-1: none)")->capture_default_str();
   up->add_option("--log-dir", uo.log_dir, "per-actor log files");
-  up->add_option("--code-path-allow", uo.code_path_allow,
+  up->add_option("--code-path-allow", ux.code_path_allow,
                  "a folder actor libraries may be loaded from (repeatable; default: the build's and install's)");
 
   // troupe actor (started by workers)
@@ -243,7 +253,7 @@ int main(int argc, char** argv) {
       }
       auto signals = block_stop_signals();
       if (uo.log_dir.empty()) uo.log_dir = "/tmp/troupe-up-" + std::to_string(getpid());
-      troupe::LocalServices services(uo);  // the same embedded cluster as troupe::local_cluster()
+      troupe::LocalServices services(uo, nullptr, ux);  // the same embedded cluster as troupe::local_cluster()
       services.start();
       std::printf("troupe up: scheduler %s, %d worker(s), http %d, logs in %s\n", services.endpoint().c_str(),
                   uo.workers, services.http_port(), services.log_dir().c_str());

@@ -134,6 +134,7 @@ int run_foreground(const TrainConfig& cfg, const TrainOptions& o) {
 
 CLI::App* add_train_command(CLI::App& app, TrainOptions& o) {
   auto* cmd = app.add_subcommand("train", "train a model with loaders, trainers and aggregator shards (CONFIG.toml)");
+  cmd->footer("Examples:\n  troupe train examples/fashion_mnist.toml\n  troupe train job.toml --cluster tcp://10.0.0.1:7400 --detach");
   cmd->add_option("config", o.config, "the job's TOML file (see examples/fashion_mnist.toml)");
   cmd->add_option("--cluster", o.cluster, "scheduler address (tcp://host:port); default: an embedded local cluster");
   cmd->add_option("--output", o.output_dir, "output directory (overrides [output] dir)");
