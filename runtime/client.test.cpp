@@ -10,9 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "runtime/executor.hpp"
 #include "runtime/io_fixture.test.hpp"
-#include "runtime/server.hpp"
 
 using namespace std::chrono_literals;
 using troupe::ActorState;
@@ -25,19 +23,11 @@ namespace {
 
 constexpr const char* kServer = "inproc://client-test-server";
 
-/// A Server serving as actor 7 incarnation 1 on its own IoThread and
-/// Executor, and a Client on another IoThread, wired as Runtime wires them.
-/// Methods: "twice" (on the executor), "note" (inline: keeps the argument,
-/// in arrival order), "hold" (inline: keeps the Responder unanswered).
-struct Rig {
-  Rig()
-      : ctx(std::make_shared<zmq::context_t>(1)),
-        server_io(make_io(ctx, kServer)),
-        executor(64),
-        server(*server_io, executor, Identity{7, 1}),
-        io(make_io(ctx)),
-        client(*io, "inproc://no-scheduler", Identity{}) {
-    server_io->on_request([this](std::string routing, Frames&& f) { server.handle_request(std::move(routing), std::move(f)); });
+/// A ServedPair whose server is actor 7 incarnation 1, with the methods
+/// "twice" (on the executor), "note" (inline: keeps the argument, in arrival
+/// order) and "hold" (inline: keeps the Responder unanswered).
+struct Rig : ServedPair {
+  Rig() : ServedPair(kServer, Identity{7, 1}) {
     server.add("twice", [](const troupe::Message& m, const troupe::Responder& r) {
       r.reply(std::get<0>(m.body_as<std::tuple<int>>().value()) * 2);
     });
@@ -46,14 +36,10 @@ struct Rig {
       r.reply(noted.back());
     }, false);
     server.add("hold", [this](const troupe::Message&, const troupe::Responder& r) { held.push_back(r); }, false);
-    io->on_reply([this](const std::string& ep, Frames&& f) { client.handle_reply(ep, std::move(f)); });
-    io->on_event([this](Frames&& f) { client.handle_event(std::move(f)); });
-    io->on_peer_lost([this](const std::string& ep, const std::string& why) { client.handle_peer_lost(ep, why); });
-    server_io->start();
-    io->start();
+    start();
   }
   ~Rig() {
-    // As Runtime::stop: the executor first, its tasks may still send replies.
+    // Before the members below go: no handler may run on them afterwards.
     executor.stop();
     io->stop();
     server_io->stop();
@@ -75,14 +61,8 @@ struct Rig {
   /// How many calls the server holds unanswered (read on its I/O thread).
   std::size_t holding() { return on_io(*server_io, [this] { return held.size(); }); }
 
-  std::shared_ptr<zmq::context_t> ctx;
-  std::shared_ptr<troupe::IoThread> server_io;
-  troupe::Executor executor;
-  troupe::Server server;
-  std::shared_ptr<troupe::IoThread> io;
-  troupe::Client client;
-  std::vector<int> noted;                   // server I/O thread only
-  std::vector<troupe::Responder> held;      // server I/O thread only
+  std::vector<int> noted;               // server I/O thread only
+  std::vector<troupe::Responder> held;  // server I/O thread only
 };
 
 }  // namespace

@@ -16,8 +16,11 @@
 
 #include <zmq.hpp>
 
+#include "runtime/client.hpp"
 #include "runtime/codec.hpp"
+#include "runtime/executor.hpp"
 #include "runtime/io_thread.hpp"
+#include "runtime/server.hpp"
 
 namespace troupe::testing {
 
@@ -82,5 +85,49 @@ inline int int_of(Frames&& frames) {
   CHECK(body.ok());
   return body.ok() ? std::get<0>(body.value()) : -1;
 }
+
+/// A Server (its IoThread bound to `endpoint`, its Executor) and a Client on
+/// an IoThread of its own, on one context, wired as Runtime wires them but
+/// without keys or a scheduler. Register methods on `server`, then start()
+/// (Server::add is not thread-safe once the I/O thread runs).
+struct ServedPair {
+  explicit ServedPair(std::string endpoint_, Identity self = {})
+      : endpoint(std::move(endpoint_)),
+        ctx(std::make_shared<zmq::context_t>(1)),
+        server_io(make_io(ctx, endpoint)),
+        executor(64),
+        server(*server_io, executor, self),
+        io(make_io(ctx)),
+        client(*io, "inproc://no-scheduler", Identity{}) {
+    server_io->on_request([this](std::string routing, Frames&& f) { server.handle_request(std::move(routing), std::move(f)); });
+    io->on_reply([this](const std::string& ep, Frames&& f) { client.handle_reply(ep, std::move(f)); });
+    io->on_event([this](Frames&& f) { client.handle_event(std::move(f)); });
+    io->on_peer_lost([this](const std::string& ep, const std::string& why) { client.handle_peer_lost(ep, why); });
+  }
+  ~ServedPair() {
+    // As Runtime::stop: the executor first, its tasks may still send replies.
+    executor.stop();
+    io->stop();
+    server_io->stop();
+  }
+  void start() {
+    server_io->start();
+    io->start();
+  }
+  /// A call to the server, its completion waited for (at most kGuard).
+  std::shared_ptr<CallState> call(const std::string& method, Frames frames) {
+    auto st = client.call(endpoint, method, std::move(frames), {kGuard, false});
+    REQUIRE(st->wait(kGuard));
+    return st;
+  }
+
+  std::string endpoint;
+  std::shared_ptr<zmq::context_t> ctx;
+  std::shared_ptr<IoThread> server_io;
+  Executor executor;
+  Server server;
+  std::shared_ptr<IoThread> io;
+  Client client;
+};
 
 }  // namespace troupe::testing
