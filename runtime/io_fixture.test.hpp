@@ -1,6 +1,6 @@
 #pragma once
-// Test-only fixture for the in-process tests of io_thread, executor and
-// client: IoThreads that share one ZeroMQ context and talk over inproc:// (no
+// Test-only fixture for the in-process tests of io_thread, executor, client
+// and registry: IoThreads that share one ZeroMQ context and talk over inproc:// (no
 // keys, no ports, no other process), and waits that end when the awaited
 // thing happens. kGuard bounds every wait only so that a broken build fails
 // instead of hanging; no test sleeps to let something happen.
