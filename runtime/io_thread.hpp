@@ -151,9 +151,9 @@ class IoThread : public std::enable_shared_from_this<IoThread> {
   /// Waits until arm(fd) returns true (see SharedState::driver) or `deadline`,
   /// receiving and handling input on this thread while the I/O thread sleeps:
   /// the waiter of a reply is woken by the reply itself rather than by the
-  /// I/O thread. Returns false on timeout, or at once on the I/O thread or
-  /// when `io` is gone (the caller then waits as usual). Holds `io` only
-  /// while polling its sockets; stop() wakes such waiters. Thread-safe.
+  /// I/O thread. False on timeout, or at once on the I/O thread; with `io`
+  /// gone or stopped it waits on its eventfd alone (the completing side writes
+  /// it). Holds `io` only while polling its sockets; stop() wakes those. Thread-safe.
   static bool drive(const std::weak_ptr<IoThread>& io, std::chrono::steady_clock::time_point deadline,
                     const std::function<bool(int)>& arm);
 
