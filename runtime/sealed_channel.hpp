@@ -1,0 +1,97 @@
+#pragma once
+// One data-plane session between hosts (docs/SECURITY.md "Sealed data
+// plane", docs/PROTOCOL.md "Sealed messages"): a random 256-bit key that a
+// server hands to one client over its authenticated, encrypted CURVE
+// connection, and the per-direction message counters of that session. It
+// seals troupe frames with an AEAD from libsodium (AES-256-GCM where the CPU
+// has AES-NI on both ends, else ChaCha20-Poly1305-IETF) and opens them again;
+// no cryptographic primitive is written here.
+//
+// A sealed message is
+//   [seal header: session id (8 bytes BE) | counter (8 bytes BE)]
+//   [tag 0 (16) | ciphertext 0] … [tag n-1 (16) | ciphertext n-1]
+// with, for frame i of n, the 12-byte nonce
+//   direction (1 byte: 0 client->server, 1 server->client) | i (3 bytes BE) | counter (8 bytes BE)
+// and the associated data session id | counter | n (4 bytes BE). The key is
+// unique per session and a (direction, counter, i) triple is never used twice
+// under it: each side's send counter starts at 1 and only grows, so no nonce
+// repeats. A receiver accepts a counter only above the highest it accepted
+// (messages of one ZeroMQ connection arrive in order), so a replayed message
+// is refused; a changed, added, dropped or reordered frame fails its tag.
+#include <array>
+#include <cstdint>
+#include <optional>
+
+#include "runtime/codec.hpp"
+#include "runtime/error.hpp"
+
+namespace troupe {
+
+/// The AEAD of a session. Wire codes (the session reply); never renumber.
+enum class Aead : uint8_t { aes256gcm = 1, chacha20poly1305 = 2 };
+
+/// "aes-256-gcm" or "chacha20-poly1305".
+[[nodiscard]] const char* aead_name(Aead a);
+/// True when libsodium's AES-256-GCM runs here (AES-NI and PCLMUL). Thread-safe.
+[[nodiscard]] bool aes256gcm_available();
+/// What a server picks for a client that says whether it has AES-256-GCM:
+/// AES-256-GCM only when both ends have it. Thread-safe.
+[[nodiscard]] Aead choose_aead(bool client_has_aes);
+
+constexpr std::size_t kSealKeyBytes = 32;
+constexpr std::size_t kSealTagBytes = 16;
+constexpr std::size_t kSealHeaderBytes = 16;
+/// Frames per sealed message: the frame index has 3 bytes in the nonce.
+constexpr std::size_t kSealMaxFrames = std::size_t{1} << 24;
+
+using SealKey = std::array<uint8_t, kSealKeyBytes>;
+
+/// A fresh random key and a fresh random session id (libsodium randombytes). Thread-safe.
+[[nodiscard]] SealKey random_seal_key();
+[[nodiscard]] uint64_t random_session_id();
+
+/// The session id of a sealed message, or nullopt when its first frame is not
+/// a seal header. Thread-safe.
+[[nodiscard]] std::optional<uint64_t> sealed_session_id(const Frames& sealed);
+
+/// One end of a session. Not thread-safe: the I/O thread of its process owns it.
+class SealedChannel {
+ public:
+  enum class Side : uint8_t { client = 0, server = 1 };
+
+  SealedChannel(uint64_t session_id, Aead aead, const SealKey& key, Side side);
+  /// Wipes the key.
+  ~SealedChannel();
+  SealedChannel(const SealedChannel&) = delete;
+  SealedChannel& operator=(const SealedChannel&) = delete;
+
+  [[nodiscard]] uint64_t session_id() const { return session_id_; }
+  [[nodiscard]] Aead aead() const { return aead_; }
+  /// The counter of the last message sealed (0: none yet).
+  [[nodiscard]] uint64_t sent() const { return sent_; }
+  /// The highest counter opened so far (0: none yet).
+  [[nodiscard]] uint64_t highest_received() const { return received_; }
+
+  /// Seals `frames` (left empty) into a new message with the next counter.
+  /// The sealed frames are new buffers that ZeroMQ sends without a copy.
+  /// message_too_large when there are more than kSealMaxFrames.
+  [[nodiscard]] Result<Frames> seal(Frames& frames);
+  /// Opens a sealed message of the peer. On success returns the frames
+  /// (decrypted in place: large frames are views of the received buffers)
+  /// and remembers the counter. On failure returns malformed_message whose
+  /// text starts with "replayed" (a counter not above the highest accepted),
+  /// "tampered" (a tag that fails) or "not sealed" (no seal header, another
+  /// session, no frame), and changes nothing, so the next good message
+  /// still opens.
+  [[nodiscard]] Result<Frames> open(Frames&& sealed);
+
+ private:
+  uint64_t session_id_;
+  Aead aead_;
+  SealKey key_;
+  uint8_t send_direction_;
+  uint64_t sent_ = 0;
+  uint64_t received_ = 0;
+};
+
+}  // namespace troupe
