@@ -1,7 +1,9 @@
 #include "runtime/sealed_channel.hpp"
 
+#include <openssl/evp.h>
 #include <sodium.h>
 
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 
@@ -58,8 +60,57 @@ Ad ad_for(uint64_t session, uint64_t counter, std::size_t frames) {
   return a;
 }
 
+// OpenSSL lengths are int: frames go through in pieces of at most this.
+constexpr std::size_t kPiece = std::size_t{1} << 30;
+
 /// Owns a received message whose plaintext starts kSealTagBytes into it.
 void free_view(void*, void* hint) { delete static_cast<zmq::message_t*>(hint); }
+
+}  // namespace
+
+/// OpenSSL's two AES-256-GCM contexts of a session, keyed once (the key
+/// schedule is reused; each frame only sets its nonce).
+struct SealedChannel::Gcm {
+  EVP_CIPHER_CTX* seal = EVP_CIPHER_CTX_new();
+  EVP_CIPHER_CTX* open = EVP_CIPHER_CTX_new();
+};
+
+void SealedChannel::GcmFree::operator()(Gcm* g) const {
+  // EVP_CIPHER_CTX_free clears the key schedule.
+  EVP_CIPHER_CTX_free(g->seal);
+  EVP_CIPHER_CTX_free(g->open);
+  delete g;
+}
+
+namespace {
+
+bool gcm_seal(EVP_CIPHER_CTX* ctx, unsigned char* c, unsigned char* tag, const unsigned char* m, std::size_t n,
+              const Ad& ad, const Nonce& nonce) {
+  int len = 0;
+  if (EVP_EncryptInit_ex(ctx, nullptr, nullptr, nullptr, nonce.data()) != 1) return false;
+  if (EVP_EncryptUpdate(ctx, nullptr, &len, ad.data(), static_cast<int>(ad.size())) != 1) return false;
+  for (std::size_t at = 0; at < n; at += kPiece) {
+    const int piece = static_cast<int>(std::min(kPiece, n - at));
+    if (EVP_EncryptUpdate(ctx, c + at, &len, m + at, piece) != 1) return false;
+  }
+  return EVP_EncryptFinal_ex(ctx, c + n, &len) == 1 &&
+         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, kSealTagBytes, tag) == 1;
+}
+
+/// Decrypts c in place; false when the tag fails.
+bool gcm_open(EVP_CIPHER_CTX* ctx, unsigned char* c, std::size_t n, unsigned char* tag, const Ad& ad,
+              const Nonce& nonce) {
+  int len = 0;
+  if (EVP_DecryptInit_ex(ctx, nullptr, nullptr, nullptr, nonce.data()) != 1) return false;
+  if (EVP_DecryptUpdate(ctx, nullptr, &len, ad.data(), static_cast<int>(ad.size())) != 1) return false;
+  for (std::size_t at = 0; at < n; at += kPiece) {
+    const int piece = static_cast<int>(std::min(kPiece, n - at));
+    if (EVP_DecryptUpdate(ctx, c + at, &len, c + at, piece) != 1) return false;
+  }
+  if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, kSealTagBytes, tag) != 1) return false;
+  // The tag check itself (constant time inside OpenSSL).
+  return EVP_DecryptFinal_ex(ctx, c + n, &len) == 1;
+}
 
 }  // namespace
 
@@ -97,8 +148,14 @@ std::optional<uint64_t> sealed_session_id(const Frames& sealed) {
 SealedChannel::SealedChannel(uint64_t session_id, Aead aead, const SealKey& key, Side side)
     : session_id_(session_id), aead_(aead), key_(key), send_direction_(static_cast<uint8_t>(side)) {
   init_sodium();
-  if (aead_ == Aead::aes256gcm && crypto_aead_aes256gcm_is_available() != 1)
+  if (aead_ != Aead::aes256gcm) return;
+  if (crypto_aead_aes256gcm_is_available() != 1)
     throw Exception(Error(Errc::invalid_argument, "AES-256-GCM is not available on this CPU"));
+  gcm_.reset(new Gcm);
+  if (gcm_->seal == nullptr || gcm_->open == nullptr ||
+      EVP_EncryptInit_ex(gcm_->seal, EVP_aes_256_gcm(), nullptr, key_.data(), nullptr) != 1 ||
+      EVP_DecryptInit_ex(gcm_->open, EVP_aes_256_gcm(), nullptr, key_.data(), nullptr) != 1)
+    throw Exception(Error(Errc::io_error, "OpenSSL could not set up AES-256-GCM"));
 }
 
 SealedChannel::~SealedChannel() { sodium_memzero(key_.data(), key_.size()); }
@@ -120,12 +177,13 @@ Result<Frames> SealedChannel::seal(Frames& frames) {
     zmq::message_t sealed(n + kSealTagBytes);
     auto* tag = static_cast<unsigned char*>(sealed.data());
     unsigned long long tag_len = 0;
-    if (aead_ == Aead::aes256gcm)
-      crypto_aead_aes256gcm_encrypt_detached(tag + kSealTagBytes, tag, &tag_len, m, n, ad.data(), ad.size(), nullptr,
-                                             nonce.data(), key_.data());
-    else
+    if (aead_ == Aead::aes256gcm) {
+      if (!gcm_seal(gcm_->seal, tag + kSealTagBytes, tag, m, n, ad, nonce))
+        return Error(Errc::io_error, "OpenSSL failed to seal a frame");
+    } else {
       crypto_aead_chacha20poly1305_ietf_encrypt_detached(tag + kSealTagBytes, tag, &tag_len, m, n, ad.data(), ad.size(),
                                                          nullptr, nonce.data(), key_.data());
+    }
     out.push_back(std::move(sealed));
   }
   // Only now: a message that was never built used no counter.
@@ -156,12 +214,11 @@ Result<Frames> SealedChannel::open(Frames&& sealed) {
     unsigned char* c = tag + kSealTagBytes;
     const std::size_t len = f.size() - kSealTagBytes;
     const Nonce nonce = nonce_for(direction, i, counter);
-    const int rc = aead_ == Aead::aes256gcm
-                       ? crypto_aead_aes256gcm_decrypt_detached(c, nullptr, c, len, tag, ad.data(), ad.size(),
-                                                                nonce.data(), key_.data())
-                       : crypto_aead_chacha20poly1305_ietf_decrypt_detached(c, nullptr, c, len, tag, ad.data(),
-                                                                            ad.size(), nonce.data(), key_.data());
-    if (rc != 0) return Error(Errc::malformed_message, "tampered: frame " + std::to_string(i) + " fails its tag");
+    const bool good = aead_ == Aead::aes256gcm
+                          ? gcm_open(gcm_->open, c, len, tag, ad, nonce)
+                          : crypto_aead_chacha20poly1305_ietf_decrypt_detached(c, nullptr, c, len, tag, ad.data(),
+                                                                               ad.size(), nonce.data(), key_.data()) == 0;
+    if (!good) return Error(Errc::malformed_message, "tampered: frame " + std::to_string(i) + " fails its tag");
   }
   Frames out;
   out.reserve(n);

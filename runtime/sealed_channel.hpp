@@ -3,9 +3,13 @@
 // plane", docs/PROTOCOL.md "Sealed messages"): a random 256-bit key that a
 // server hands to one client over its authenticated, encrypted CURVE
 // connection, and the per-direction message counters of that session. It
-// seals troupe frames with an AEAD from libsodium (AES-256-GCM where the CPU
-// has AES-NI on both ends, else ChaCha20-Poly1305-IETF) and opens them again;
-// no cryptographic primitive is written here.
+// seals troupe frames with an AEAD — AES-256-GCM where the CPU has AES-NI on
+// both ends (OpenSSL's EVP implementation: 4.5 GB/s per core here with
+// VAES, against 1.8 for libsodium 1.0.18's), else libsodium's
+// ChaCha20-Poly1305-IETF — and opens them again; keys and ids come from
+// libsodium's randombytes. No cryptographic primitive is written here.
+// AES-256-GCM is the standard one (12-byte nonce, 16-byte tag): any library's
+// implementation interoperates (the tests open OpenSSL's with libsodium's).
 //
 // A sealed message is
 //   [seal header: session id (8 bytes BE) | counter (8 bytes BE)]
@@ -20,6 +24,7 @@
 // is refused; a changed, added, dropped or reordered frame fails its tag.
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 
 #include "runtime/codec.hpp"
@@ -32,7 +37,8 @@ enum class Aead : uint8_t { aes256gcm = 1, chacha20poly1305 = 2 };
 
 /// "aes-256-gcm" or "chacha20-poly1305".
 [[nodiscard]] const char* aead_name(Aead a);
-/// True when libsodium's AES-256-GCM runs here (AES-NI and PCLMUL). Thread-safe.
+/// True when this CPU has AES-NI and PCLMUL (libsodium's check), so that
+/// AES-256-GCM is fast and constant-time here. Thread-safe.
 [[nodiscard]] bool aes256gcm_available();
 /// What a server picks for a client that says whether it has AES-256-GCM:
 /// AES-256-GCM only when both ends have it. Thread-safe.
@@ -59,8 +65,9 @@ class SealedChannel {
  public:
   enum class Side : uint8_t { client = 0, server = 1 };
 
+  /// invalid_argument (thrown) for AES-256-GCM on a CPU without AES-NI.
   SealedChannel(uint64_t session_id, Aead aead, const SealKey& key, Side side);
-  /// Wipes the key.
+  /// Wipes the key (and OpenSSL's key schedule).
   ~SealedChannel();
   SealedChannel(const SealedChannel&) = delete;
   SealedChannel& operator=(const SealedChannel&) = delete;
@@ -74,7 +81,8 @@ class SealedChannel {
 
   /// Seals `frames` (left empty) into a new message with the next counter.
   /// The sealed frames are new buffers that ZeroMQ sends without a copy.
-  /// message_too_large when there are more than kSealMaxFrames.
+  /// message_too_large when there are none or more than kSealMaxFrames;
+  /// io_error when OpenSSL fails (its counter is then used up all the same).
   [[nodiscard]] Result<Frames> seal(Frames& frames);
   /// Opens a sealed message of the peer. On success returns the frames
   /// (decrypted in place: large frames are views of the received buffers)
@@ -92,6 +100,11 @@ class SealedChannel {
   uint8_t send_direction_;
   uint64_t sent_ = 0;
   uint64_t received_ = 0;
+  struct Gcm;  // OpenSSL's cipher contexts of an AES-256-GCM session (sealed_channel.cpp)
+  struct GcmFree {
+    void operator()(Gcm* g) const;
+  };
+  std::unique_ptr<Gcm, GcmFree> gcm_;
 };
 
 }  // namespace troupe

@@ -2,6 +2,7 @@
 // nonces never repeat, a changed byte or a replayed message never opens, and
 // the session survives both.
 #include <doctest/doctest.h>
+#include <sodium.h>
 
 #include <cstring>
 #include <set>
@@ -78,6 +79,30 @@ TEST_CASE("sealed: frames come back as they were, small and large, with either A
     auto got = p.client.open(p.server.seal(reply).value());
     REQUIRE(got.ok());
     CHECK(got.value()[0].to_string() == "reply");
+  }
+}
+
+TEST_CASE("sealed: AES-256-GCM frames are standard: libsodium opens what troupe sealed, by the documented nonce") {
+  if (!troupe::aes256gcm_available()) {
+    MESSAGE("skipped: no AES-NI on this CPU (sessions use ChaCha20-Poly1305 here)");
+    return;
+  }
+  Pair p(Aead::aes256gcm);
+  auto f = frames_of({"first frame", "second frame"});
+  auto sealed = p.client.seal(f).value();
+  // docs/PROTOCOL.md: nonce = direction | frame index (3) | counter (8); ad = id | counter | frames (4).
+  for (unsigned frame = 0; frame < 2; ++frame) {
+    unsigned char nonce[12] = {0, 0, 0, static_cast<unsigned char>(frame), 0, 0, 0, 0, 0, 0, 0, 1};
+    unsigned char ad[20] = {};
+    for (int i = 0; i < 8; ++i) ad[i] = static_cast<unsigned char>(p.id >> (56 - 8 * i));
+    ad[15] = 1;
+    ad[19] = 2;
+    auto& s = sealed[1 + frame];
+    std::string plain(s.size() - 16, '\0');
+    const auto* tag = static_cast<const unsigned char*>(s.data());
+    REQUIRE(crypto_aead_aes256gcm_decrypt_detached(reinterpret_cast<unsigned char*>(plain.data()), nullptr, tag + 16,
+                                                   plain.size(), tag, ad, sizeof ad, nonce, p.key.data()) == 0);
+    CHECK(plain == (frame == 0 ? "first frame" : "second frame"));
   }
 }
 
