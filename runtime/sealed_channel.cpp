@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstring>
 #include <mutex>
+#include <thread>
+#include <vector>
 
 namespace troupe {
 namespace {
@@ -42,26 +44,21 @@ uint64_t get_be(const uint8_t* p, int bytes) {
 }
 
 using Nonce = std::array<uint8_t, 12>;
-using Ad = std::array<uint8_t, 20>;
 
-Nonce nonce_for(uint8_t direction, std::size_t frame, uint64_t counter) {
+Nonce nonce_for(uint8_t direction, std::size_t frame, std::size_t chunk, uint64_t counter) {
   Nonce n{};
   n[0] = direction;
-  put_be(n.data() + 1, frame, 3);
-  put_be(n.data() + 4, counter, 8);
+  put_be(n.data() + 1, frame, 2);
+  put_be(n.data() + 3, chunk, 2);
+  put_be(n.data() + 5, counter, 7);
   return n;
 }
 
-Ad ad_for(uint64_t session, uint64_t counter, std::size_t frames) {
-  Ad a{};
-  put_be(a.data(), session, 8);
-  put_be(a.data() + 8, counter, 8);
-  put_be(a.data() + 16, frames, 4);
-  return a;
-}
+std::size_t chunks_for(std::size_t bytes) { return bytes == 0 ? 1 : (bytes + kSealChunkBytes - 1) / kSealChunkBytes; }
 
-// OpenSSL lengths are int: frames go through in pieces of at most this.
-constexpr std::size_t kPiece = std::size_t{1} << 30;
+// Messages from this size on are sealed and opened on two threads (a
+// tensor's transfer waits for both, so a second core halves that wait).
+constexpr std::size_t kParallelBytes = std::size_t{4} << 20;
 
 /// Owns a received message whose plaintext starts kSealTagBytes into it.
 void free_view(void*, void* hint) { delete static_cast<zmq::message_t*>(hint); }
@@ -84,32 +81,88 @@ void SealedChannel::GcmFree::operator()(Gcm* g) const {
 
 namespace {
 
-bool gcm_seal(EVP_CIPHER_CTX* ctx, unsigned char* c, unsigned char* tag, const unsigned char* m, std::size_t n,
-              const Ad& ad, const Nonce& nonce) {
+/// One chunk to seal or open: `len` bytes from `in` to `out` (the same
+/// place when opening), its tag at `tag`.
+struct Job {
+  const unsigned char* in;
+  unsigned char* out;
+  unsigned char* tag;
+  std::size_t len;
+  Nonce nonce;
+};
+
+bool gcm_seal(EVP_CIPHER_CTX* ctx, const Job& j, const uint8_t* ad, std::size_t ad_len) {
   int len = 0;
-  if (EVP_EncryptInit_ex(ctx, nullptr, nullptr, nullptr, nonce.data()) != 1) return false;
-  if (EVP_EncryptUpdate(ctx, nullptr, &len, ad.data(), static_cast<int>(ad.size())) != 1) return false;
-  for (std::size_t at = 0; at < n; at += kPiece) {
-    const int piece = static_cast<int>(std::min(kPiece, n - at));
-    if (EVP_EncryptUpdate(ctx, c + at, &len, m + at, piece) != 1) return false;
-  }
-  return EVP_EncryptFinal_ex(ctx, c + n, &len) == 1 &&
-         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, kSealTagBytes, tag) == 1;
+  if (EVP_EncryptInit_ex(ctx, nullptr, nullptr, nullptr, j.nonce.data()) != 1) return false;
+  if (EVP_EncryptUpdate(ctx, nullptr, &len, ad, static_cast<int>(ad_len)) != 1) return false;
+  if (j.len > 0 && EVP_EncryptUpdate(ctx, j.out, &len, j.in, static_cast<int>(j.len)) != 1) return false;
+  return EVP_EncryptFinal_ex(ctx, j.out + j.len, &len) == 1 &&
+         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, kSealTagBytes, j.tag) == 1;
 }
 
-/// Decrypts c in place; false when the tag fails.
-bool gcm_open(EVP_CIPHER_CTX* ctx, unsigned char* c, std::size_t n, unsigned char* tag, const Ad& ad,
-              const Nonce& nonce) {
+/// False when the tag fails.
+bool gcm_open(EVP_CIPHER_CTX* ctx, const Job& j, const uint8_t* ad, std::size_t ad_len) {
   int len = 0;
-  if (EVP_DecryptInit_ex(ctx, nullptr, nullptr, nullptr, nonce.data()) != 1) return false;
-  if (EVP_DecryptUpdate(ctx, nullptr, &len, ad.data(), static_cast<int>(ad.size())) != 1) return false;
-  for (std::size_t at = 0; at < n; at += kPiece) {
-    const int piece = static_cast<int>(std::min(kPiece, n - at));
-    if (EVP_DecryptUpdate(ctx, c + at, &len, c + at, piece) != 1) return false;
-  }
-  if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, kSealTagBytes, tag) != 1) return false;
+  if (EVP_DecryptInit_ex(ctx, nullptr, nullptr, nullptr, j.nonce.data()) != 1) return false;
+  if (EVP_DecryptUpdate(ctx, nullptr, &len, ad, static_cast<int>(ad_len)) != 1) return false;
+  if (j.len > 0 && EVP_DecryptUpdate(ctx, j.out, &len, j.in, static_cast<int>(j.len)) != 1) return false;
+  if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, kSealTagBytes, j.tag) != 1) return false;
   // The tag check itself (constant time inside OpenSSL).
-  return EVP_DecryptFinal_ex(ctx, c + n, &len) == 1;
+  return EVP_DecryptFinal_ex(ctx, j.out + j.len, &len) == 1;
+}
+
+/// Seals or opens jobs [first, last) with `ctx` (AES-256-GCM) or libsodium's
+/// ChaCha20-Poly1305 (ctx null). False when one fails.
+bool run_jobs(const std::vector<Job>& jobs, std::size_t first, std::size_t last, EVP_CIPHER_CTX* ctx, bool seal,
+              const uint8_t* ad, std::size_t ad_len, const SealKey& key) {
+  for (std::size_t i = first; i < last; ++i) {
+    const Job& j = jobs[i];
+    bool ok;
+    if (ctx != nullptr) {
+      ok = seal ? gcm_seal(ctx, j, ad, ad_len) : gcm_open(ctx, j, ad, ad_len);
+    } else if (seal) {
+      unsigned long long tag_len = 0;
+      ok = crypto_aead_chacha20poly1305_ietf_encrypt_detached(j.out, j.tag, &tag_len, j.in, j.len, ad, ad_len, nullptr,
+                                                              j.nonce.data(), key.data()) == 0;
+    } else {
+      ok = crypto_aead_chacha20poly1305_ietf_decrypt_detached(j.out, nullptr, j.in, j.len, j.tag, ad, ad_len,
+                                                              j.nonce.data(), key.data()) == 0;
+    }
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/// Runs all jobs, on two threads when they are large: `own` is the caller's
+/// AES-256-GCM context (null: ChaCha20-Poly1305).
+bool run_all(const std::vector<Job>& jobs, EVP_CIPHER_CTX* own, bool seal, const uint8_t* ad, std::size_t ad_len,
+             const SealKey& key_) {
+  std::size_t total = 0;
+  for (const Job& j : jobs) total += j.len;
+  if (total < kParallelBytes || jobs.size() < 2 || std::thread::hardware_concurrency() < 2)
+    return run_jobs(jobs, 0, jobs.size(), own, seal, ad, ad_len, key_);
+  // Two threads, about half the bytes each; the helper has its own OpenSSL
+  // context (one is not to be shared between threads).
+  std::size_t split = 0;
+  for (std::size_t bytes = 0; split < jobs.size() && bytes < total / 2; ++split) bytes += jobs[split].len;
+  bool helper_ok = false;
+  std::thread helper([&] {
+    EVP_CIPHER_CTX* ctx = nullptr;
+    if (own != nullptr) {
+      ctx = EVP_CIPHER_CTX_new();
+      const bool init = ctx != nullptr && (seal ? EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, key_.data(), nullptr)
+                                                : EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, key_.data(), nullptr)) == 1;
+      if (!init) {
+        EVP_CIPHER_CTX_free(ctx);
+        return;
+      }
+    }
+    helper_ok = run_jobs(jobs, split, jobs.size(), ctx, seal, ad, ad_len, key_);
+    EVP_CIPHER_CTX_free(ctx);  // clears its key schedule; null is fine
+  });
+  const bool ok = run_jobs(jobs, 0, split, own, seal, ad, ad_len, key_);
+  helper.join();
+  return ok && helper_ok;
 }
 
 }  // namespace
@@ -141,7 +194,8 @@ uint64_t random_session_id() {
 }
 
 std::optional<uint64_t> sealed_session_id(const Frames& sealed) {
-  if (sealed.empty() || sealed[0].size() != kSealHeaderBytes) return std::nullopt;
+  if (sealed.empty() || sealed[0].size() < kSealHeaderBytes + 4 || (sealed[0].size() - kSealHeaderBytes) % 4 != 0)
+    return std::nullopt;
   return get_be(static_cast<const uint8_t*>(sealed[0].data()), 8);
 }
 
@@ -162,32 +216,37 @@ SealedChannel::~SealedChannel() { sodium_memzero(key_.data(), key_.size()); }
 
 Result<Frames> SealedChannel::seal(Frames& frames) {
   if (frames.empty() || frames.size() > kSealMaxFrames)
-    return Error(Errc::message_too_large, "a sealed message holds 1 to 2^24 frames, not " + std::to_string(frames.size()));
+    return Error(Errc::message_too_large, "a sealed message holds 1 to 65536 frames, not " + std::to_string(frames.size()));
   const uint64_t counter = sent_ + 1;
+  if (counter > kSealMaxCounter) return Error(Errc::message_too_large, "this session sealed 2^56 - 1 messages: reconnect");
   Frames out;
   out.reserve(frames.size() + 1);
-  out.emplace_back(kSealHeaderBytes);
-  put_be(static_cast<uint8_t*>(out[0].data()), session_id_, 8);
-  put_be(static_cast<uint8_t*>(out[0].data()) + 8, counter, 8);
-  const Ad ad = ad_for(session_id_, counter, frames.size());
+  // The header, which is also every chunk's associated data.
+  out.emplace_back(kSealHeaderBytes + 4 * frames.size());
+  auto* header = static_cast<uint8_t*>(out[0].data());
+  put_be(header, session_id_, 8);
+  put_be(header + 8, counter, 8);
+  std::vector<Job> jobs;
   for (std::size_t i = 0; i < frames.size(); ++i) {
-    const Nonce nonce = nonce_for(send_direction_, i, counter);
-    const auto* m = static_cast<const unsigned char*>(frames[i].data());
     const std::size_t n = frames[i].size();
-    zmq::message_t sealed(n + kSealTagBytes);
-    auto* tag = static_cast<unsigned char*>(sealed.data());
-    unsigned long long tag_len = 0;
-    if (aead_ == Aead::aes256gcm) {
-      if (!gcm_seal(gcm_->seal, tag + kSealTagBytes, tag, m, n, ad, nonce))
-        return Error(Errc::io_error, "OpenSSL failed to seal a frame");
-    } else {
-      crypto_aead_chacha20poly1305_ietf_encrypt_detached(tag + kSealTagBytes, tag, &tag_len, m, n, ad.data(), ad.size(),
-                                                         nullptr, nonce.data(), key_.data());
+    const std::size_t k = chunks_for(n);
+    if (k > 0xffff) return Error(Errc::message_too_large, "a sealed frame holds at most 65535 chunks of 1 MiB");
+    put_be(header + kSealHeaderBytes + 4 * i, k, 4);
+    // Placed first: a small message keeps its bytes inside the message_t
+    // itself, so its address is known only once it stops moving (`out` has
+    // its capacity reserved).
+    out.emplace_back(kSealTagBytes * k + n);
+    auto* base = static_cast<unsigned char*>(out.back().data());
+    const auto* m = static_cast<const unsigned char*>(frames[i].data());
+    for (std::size_t c = 0; c < k; ++c) {
+      const std::size_t at = c * kSealChunkBytes;
+      jobs.push_back(Job{m + at, base + kSealTagBytes * k + at, base + kSealTagBytes * c,
+                         std::min(kSealChunkBytes, n - std::min(n, at)), nonce_for(send_direction_, i, c, counter)});
     }
-    out.push_back(std::move(sealed));
   }
-  // Only now: a message that was never built used no counter.
+  // The counter is used up from here on, whatever happens next.
   sent_ = counter;
+  if (!run_all(jobs, gcm_ ? gcm_->seal : nullptr, true, header, out[0].size(), key_)) return Error(Errc::io_error, "OpenSSL failed to seal a frame");
   frames.clear();
   return out;
 }
@@ -195,37 +254,45 @@ Result<Frames> SealedChannel::seal(Frames& frames) {
 Result<Frames> SealedChannel::open(Frames&& sealed) {
   const auto session = sealed_session_id(sealed);
   if (!session || *session != session_id_) return Error(Errc::malformed_message, "not sealed for this session");
-  const std::size_t n = sealed.size() - 1;
-  if (n == 0 || n > kSealMaxFrames) return Error(Errc::malformed_message, "not sealed: no frame, or too many");
-  const uint64_t counter = get_be(static_cast<const uint8_t*>(sealed[0].data()) + 8, 8);
+  const std::size_t n = (sealed[0].size() - kSealHeaderBytes) / 4;
+  if (n > kSealMaxFrames || sealed.size() != n + 1)
+    return Error(Errc::malformed_message, "tampered: the header lists " + std::to_string(n) + " frames, the message has " +
+                                              std::to_string(sealed.size() - 1));
+  const auto* header = static_cast<const uint8_t*>(sealed[0].data());
+  const uint64_t counter = get_be(header + 8, 8);
   if (counter <= received_)
     return Error(Errc::malformed_message, "replayed: counter " + std::to_string(counter) + " is not above " +
                                               std::to_string(received_));
   const uint8_t direction = send_direction_ ^ 1;  // what the peer sends with
-  const Ad ad = ad_for(session_id_, counter, n);
-  for (std::size_t i = 0; i < n; ++i)
-    if (sealed[i + 1].size() < kSealTagBytes) return Error(Errc::malformed_message, "tampered: a frame shorter than its tag");
-  // Decrypted in place. A failing tag leaves that frame (and the ones
-  // before it) as garbage in the received buffers; the whole message is
-  // dropped then, nothing of it is handed on, and the counter stays.
+  std::vector<std::size_t> chunks(n);
+  std::vector<Job> jobs;
   for (std::size_t i = 0; i < n; ++i) {
-    zmq::message_t& f = sealed[i + 1];
-    auto* tag = static_cast<unsigned char*>(f.data());
-    unsigned char* c = tag + kSealTagBytes;
-    const std::size_t len = f.size() - kSealTagBytes;
-    const Nonce nonce = nonce_for(direction, i, counter);
-    const bool good = aead_ == Aead::aes256gcm
-                          ? gcm_open(gcm_->open, c, len, tag, ad, nonce)
-                          : crypto_aead_chacha20poly1305_ietf_decrypt_detached(c, nullptr, c, len, tag, ad.data(),
-                                                                               ad.size(), nonce.data(), key_.data()) == 0;
-    if (!good) return Error(Errc::malformed_message, "tampered: frame " + std::to_string(i) + " fails its tag");
+    const std::size_t k = get_be(header + kSealHeaderBytes + 4 * i, 4);
+    const std::size_t size = sealed[i + 1].size();
+    // The layout must be the one a sender makes: a frame of L bytes and k
+    // tags has L - 16k bytes in chunks_for(L - 16k) = k chunks.
+    if (k == 0 || k > 0xffff || size < kSealTagBytes * k || chunks_for(size - kSealTagBytes * k) != k)
+      return Error(Errc::malformed_message, "tampered: frame " + std::to_string(i) + " does not match its layout");
+    chunks[i] = k;
+    const std::size_t len = size - kSealTagBytes * k;
+    auto* base = static_cast<unsigned char*>(sealed[i + 1].data());
+    for (std::size_t c = 0; c < k; ++c) {
+      const std::size_t at = c * kSealChunkBytes;
+      unsigned char* data = base + kSealTagBytes * k + at;
+      jobs.push_back(Job{data, data, base + kSealTagBytes * c, std::min(kSealChunkBytes, len - std::min(len, at)),
+                         nonce_for(direction, i, c, counter)});
+    }
   }
+  // Decrypted in place. A failing tag leaves chunks as garbage in the
+  // received buffers; the whole message is dropped then, nothing of it is
+  // handed on, and the counter stays.
+  if (!run_all(jobs, gcm_ ? gcm_->open : nullptr, false, header, sealed[0].size(), key_)) return Error(Errc::malformed_message, "tampered: a tag fails");
   Frames out;
   out.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
     zmq::message_t& f = sealed[i + 1];
-    auto* plain = static_cast<char*>(f.data()) + kSealTagBytes;
-    const std::size_t len = f.size() - kSealTagBytes;
+    auto* plain = static_cast<char*>(f.data()) + kSealTagBytes * chunks[i];
+    const std::size_t len = f.size() - kSealTagBytes * chunks[i];
     if (len < kCopyBelow) {
       out.emplace_back(plain, len);
     } else {

@@ -11,17 +11,21 @@
 // AES-256-GCM is the standard one (12-byte nonce, 16-byte tag): any library's
 // implementation interoperates (the tests open OpenSSL's with libsodium's).
 //
-// A sealed message is
-//   [seal header: session id (8 bytes BE) | counter (8 bytes BE)]
-//   [tag 0 (16) | ciphertext 0] … [tag n-1 (16) | ciphertext n-1]
-// with, for frame i of n, the 12-byte nonce
-//   direction (1 byte: 0 client->server, 1 server->client) | i (3 bytes BE) | counter (8 bytes BE)
-// and the associated data session id | counter | n (4 bytes BE). The key is
-// unique per session and a (direction, counter, i) triple is never used twice
-// under it: each side's send counter starts at 1 and only grows, so no nonce
+// A sealed message is (docs/PROTOCOL.md, "Sealed messages")
+//   [header: session id (8 bytes BE) | counter (8 bytes BE) | k_i (4 bytes BE) per frame i]
+//   [frame 0: k_0 tags (16 bytes each) | ciphertext 0] … [frame n-1 …]
+// where each troupe frame is sealed in k_i = max(1, ceil(len / 1 MiB))
+// chunks of 1 MiB (the last shorter), each with its own tag, so that large
+// frames are sealed and opened on two cores and the plaintext still lies in
+// one piece, in place, after the tags. Chunk c of frame i has the 12-byte nonce
+//   direction (1 byte: 0 client->server, 1 server->client) | i (2 bytes BE) | c (2 bytes BE) | counter (7 bytes BE)
+// and the whole header as associated data. The key is unique per session
+// and a (direction, frame, chunk, counter) tuple is never used twice under
+// it: each side's send counter starts at 1 and only grows, so no nonce
 // repeats. A receiver accepts a counter only above the highest it accepted
 // (messages of one ZeroMQ connection arrive in order), so a replayed message
-// is refused; a changed, added, dropped or reordered frame fails its tag.
+// is refused; a changed, added, dropped or reordered frame or chunk, or a
+// changed layout, fails a tag.
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -46,9 +50,14 @@ enum class Aead : uint8_t { aes256gcm = 1, chacha20poly1305 = 2 };
 
 constexpr std::size_t kSealKeyBytes = 32;
 constexpr std::size_t kSealTagBytes = 16;
+/// The fixed part of the header (session id, counter); 4 bytes per frame follow.
 constexpr std::size_t kSealHeaderBytes = 16;
-/// Frames per sealed message: the frame index has 3 bytes in the nonce.
-constexpr std::size_t kSealMaxFrames = std::size_t{1} << 24;
+/// The chunk each tag covers.
+constexpr std::size_t kSealChunkBytes = std::size_t{1} << 20;
+/// Frames per sealed message: the frame index has 2 bytes in the nonce.
+constexpr std::size_t kSealMaxFrames = std::size_t{1} << 16;
+/// Messages per direction and session: the counter has 7 bytes in the nonce.
+constexpr uint64_t kSealMaxCounter = (uint64_t{1} << 56) - 1;
 
 using SealKey = std::array<uint8_t, kSealKeyBytes>;
 
@@ -81,10 +90,13 @@ class SealedChannel {
 
   /// Seals `frames` (left empty) into a new message with the next counter.
   /// The sealed frames are new buffers that ZeroMQ sends without a copy.
-  /// message_too_large when there are none or more than kSealMaxFrames;
+  /// Large messages are sealed on two threads (the caller's and one more).
+  /// message_too_large when there are none or more than kSealMaxFrames, a
+  /// frame over 64 GiB, or the counter is exhausted;
   /// io_error when OpenSSL fails (its counter is then used up all the same).
   [[nodiscard]] Result<Frames> seal(Frames& frames);
-  /// Opens a sealed message of the peer. On success returns the frames
+  /// Opens a sealed message of the peer (large ones on two threads). On
+  /// success returns the frames
   /// (decrypted in place: large frames are views of the received buffers)
   /// and remembers the counter. On failure returns malformed_message whose
   /// text starts with "replayed" (a counter not above the highest accepted),

@@ -57,20 +57,26 @@ TEST_CASE("sealed: frames come back as they were, small and large, with either A
     Pair p(a);
     std::string big(1 << 20, '\0');
     for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7);
-    auto f = frames_of({"header", "", big});
+    // Over the two-thread size, in 10 chunks, the last one short.
+    std::string huge((std::size_t{9} << 20) + 7, '\0');
+    for (std::size_t i = 0; i < huge.size(); ++i) huge[i] = static_cast<char>(i * 13 + (i >> 20));
+    auto f = frames_of({"header", "", big, huge});
     auto sealed = p.client.seal(f);
     REQUIRE(sealed.ok());
     CHECK(f.empty());
-    CHECK(sealed.value().size() == 4);
-    CHECK(sealed.value()[3].size() == big.size() + troupe::kSealTagBytes);
+    CHECK(sealed.value().size() == 5);
+    CHECK(sealed.value()[0].size() == troupe::kSealHeaderBytes + 4 * 4);
+    CHECK(sealed.value()[3].size() == big.size() + troupe::kSealTagBytes);       // one chunk
+    CHECK(sealed.value()[4].size() == huge.size() + 10 * troupe::kSealTagBytes);  // ten
     // The ciphertext is not the plaintext.
     CHECK(std::memcmp(static_cast<char*>(sealed.value()[3].data()) + 16, big.data(), 64) != 0);
     auto opened = p.server.open(std::move(sealed.value()));
     REQUIRE(opened.ok());
-    REQUIRE(opened.value().size() == 3);
+    REQUIRE(opened.value().size() == 4);
     CHECK(opened.value()[0].to_string() == "header");
     CHECK(opened.value()[1].size() == 0);
     CHECK(opened.value()[2].to_string() == big);
+    CHECK(opened.value()[3].to_string() == huge);
     // And the other way.
     auto back = frames_of({"reply"});
     auto r = p.server.open(p.client.seal(back).value());  // the server cannot open its own direction's
@@ -90,18 +96,22 @@ TEST_CASE("sealed: AES-256-GCM frames are standard: libsodium opens what troupe 
   Pair p(Aead::aes256gcm);
   auto f = frames_of({"first frame", "second frame"});
   auto sealed = p.client.seal(f).value();
-  // docs/PROTOCOL.md: nonce = direction | frame index (3) | counter (8); ad = id | counter | frames (4).
+  // docs/PROTOCOL.md: nonce = direction | frame (2) | chunk (2) | counter (7);
+  // associated data = the header: id | counter | chunks per frame (4 each).
+  unsigned char header[24] = {};
+  for (int i = 0; i < 8; ++i) header[i] = static_cast<unsigned char>(p.id >> (56 - 8 * i));
+  header[15] = 1;
+  header[19] = 1;
+  header[23] = 1;
+  REQUIRE(sealed[0].size() == sizeof header);
+  CHECK(std::memcmp(sealed[0].data(), header, sizeof header) == 0);
   for (unsigned frame = 0; frame < 2; ++frame) {
-    unsigned char nonce[12] = {0, 0, 0, static_cast<unsigned char>(frame), 0, 0, 0, 0, 0, 0, 0, 1};
-    unsigned char ad[20] = {};
-    for (int i = 0; i < 8; ++i) ad[i] = static_cast<unsigned char>(p.id >> (56 - 8 * i));
-    ad[15] = 1;
-    ad[19] = 2;
+    unsigned char nonce[12] = {0, 0, static_cast<unsigned char>(frame), 0, 0, 0, 0, 0, 0, 0, 0, 1};
     auto& s = sealed[1 + frame];
     std::string plain(s.size() - 16, '\0');
     const auto* tag = static_cast<const unsigned char*>(s.data());
     REQUIRE(crypto_aead_aes256gcm_decrypt_detached(reinterpret_cast<unsigned char*>(plain.data()), nullptr, tag + 16,
-                                                   plain.size(), tag, ad, sizeof ad, nonce, p.key.data()) == 0);
+                                                   plain.size(), tag, header, sizeof header, nonce, p.key.data()) == 0);
     CHECK(plain == (frame == 0 ? "first frame" : "second frame"));
   }
 }
@@ -184,6 +194,11 @@ TEST_CASE("sealed: a changed byte anywhere is refused and the session keeps work
     }
     {
       Frames t = copy(good);
+      static_cast<uint8_t*>(t[0].data())[19] = 2;  // the layout: frame 0 in two chunks
+      bad.push_back(std::move(t));
+    }
+    {
+      Frames t = copy(good);
       t.emplace_back(std::string(16, '\0').data(), 16);  // a frame added
       bad.push_back(std::move(t));
     }
@@ -203,6 +218,44 @@ TEST_CASE("sealed: a changed byte anywhere is refused and the session keeps work
     REQUIRE(r.ok());
     CHECK(r.value()[1].to_string() == std::string(10000, 'x'));
     CHECK(p.server.highest_received() == 1);
+  }
+}
+
+TEST_CASE("sealed: chunks of a large frame cannot be swapped, dropped or moved") {
+  for (Aead a : aeads()) {
+    CAPTURE(troupe::aead_name(a));
+    Pair p(a);
+    std::string big((std::size_t{5} << 20) + 3, 'q');
+    for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i >> 12);
+    auto f = frames_of({big});
+    const Frames good = p.client.seal(f).value();
+    REQUIRE(good[1].size() == big.size() + 6 * 16);
+    {
+      // Chunks 1 and 2 swapped, their tags too: each tag still covers its own bytes, under the wrong nonce.
+      Frames t = copy(good);
+      auto* b = static_cast<char*>(t[1].data());
+      const std::size_t data = 6 * 16, mib = std::size_t{1} << 20;
+      std::string chunk1(b + data + mib, mib), tag1(b + 16, 16);
+      std::memcpy(b + data + mib, b + data + 2 * mib, mib);
+      std::memcpy(b + data + 2 * mib, chunk1.data(), mib);
+      std::memcpy(b + 16, b + 32, 16);
+      std::memcpy(b + 32, tag1.data(), 16);
+      CHECK(!p.server.open(std::move(t)).ok());
+    }
+    {
+      // The last chunk and its tag dropped, the layout told: still refused.
+      Frames t = copy(good);
+      zmq::message_t shorter(big.size() - 3 + 5 * 16);
+      auto* from = static_cast<char*>(t[1].data());
+      std::memcpy(shorter.data(), from, 5 * 16);
+      std::memcpy(static_cast<char*>(shorter.data()) + 5 * 16, from + 6 * 16, big.size() - 3);
+      t[1] = std::move(shorter);
+      static_cast<uint8_t*>(t[0].data())[19] = 5;
+      CHECK(!p.server.open(std::move(t)).ok());
+    }
+    auto r = p.server.open(copy(good));
+    REQUIRE(r.ok());
+    CHECK(r.value()[0].to_string() == big);
   }
 }
 
