@@ -85,9 +85,13 @@ void IoThread::bind_bulk() {
   zmq::socket_t& bulk = *bulk_.socket;
   configure(bulk);
   TROUPE_ZMQ(bulk.set(zmq::sockopt::router_mandatory, 1));
-  // The cap applies before any decryption: a frame is its plaintext and a tag.
-  if (options_.max_frame_bytes > 0)
-    TROUPE_ZMQ(bulk.set(zmq::sockopt::maxmsgsize, options_.max_frame_bytes + static_cast<int64_t>(kSealTagBytes)));
+  // The cap applies before any decryption: a frame is its plaintext and one
+  // tag per 1 MiB chunk.
+  if (options_.max_frame_bytes > 0) {
+    const int64_t chunks = options_.max_frame_bytes / static_cast<int64_t>(kSealChunkBytes) + 1;
+    TROUPE_ZMQ(bulk.set(zmq::sockopt::maxmsgsize,
+                        options_.max_frame_bytes + chunks * static_cast<int64_t>(kSealTagBytes)));
+  }
   // NULL mechanism on purpose: anyone may connect, but only a message sealed
   // with a key this server handed out over CURVE is ever opened.
   const std::string host = endpoint_.substr(0, endpoint_.rfind(':'));

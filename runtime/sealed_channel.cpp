@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -60,7 +61,7 @@ std::size_t chunks_for(std::size_t bytes) { return bytes == 0 ? 1 : (bytes + kSe
 // tensor's transfer waits for both, so a second core halves that wait).
 constexpr std::size_t kParallelBytes = std::size_t{4} << 20;
 
-/// Owns a received message whose plaintext starts kSealTagBytes into it.
+/// Owns a received message whose plaintext starts after its tags.
 void free_view(void*, void* hint) { delete static_cast<zmq::message_t*>(hint); }
 
 }  // namespace
@@ -136,32 +137,39 @@ bool run_jobs(const std::vector<Job>& jobs, std::size_t first, std::size_t last,
 /// Runs all jobs, on two threads when they are large: `own` is the caller's
 /// AES-256-GCM context (null: ChaCha20-Poly1305).
 bool run_all(const std::vector<Job>& jobs, EVP_CIPHER_CTX* own, bool seal, const uint8_t* ad, std::size_t ad_len,
-             const SealKey& key_) {
+             const SealKey& key) {
   std::size_t total = 0;
   for (const Job& j : jobs) total += j.len;
   if (total < kParallelBytes || jobs.size() < 2 || std::thread::hardware_concurrency() < 2)
-    return run_jobs(jobs, 0, jobs.size(), own, seal, ad, ad_len, key_);
+    return run_jobs(jobs, 0, jobs.size(), own, seal, ad, ad_len, key);
   // Two threads, about half the bytes each; the helper has its own OpenSSL
   // context (one is not to be shared between threads).
   std::size_t split = 0;
   for (std::size_t bytes = 0; split < jobs.size() && bytes < total / 2; ++split) bytes += jobs[split].len;
   bool helper_ok = false;
-  std::thread helper([&] {
+  std::thread helper;
+  auto help = [&] {
     EVP_CIPHER_CTX* ctx = nullptr;
     if (own != nullptr) {
       ctx = EVP_CIPHER_CTX_new();
-      const bool init = ctx != nullptr && (seal ? EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, key_.data(), nullptr)
-                                                : EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, key_.data(), nullptr)) == 1;
+      const EVP_CIPHER* aes = EVP_aes_256_gcm();
+      const bool init = ctx != nullptr && (seal ? EVP_EncryptInit_ex(ctx, aes, nullptr, key.data(), nullptr)
+                                                : EVP_DecryptInit_ex(ctx, aes, nullptr, key.data(), nullptr)) == 1;
       if (!init) {
         EVP_CIPHER_CTX_free(ctx);
         return;
       }
     }
-    helper_ok = run_jobs(jobs, split, jobs.size(), ctx, seal, ad, ad_len, key_);
+    helper_ok = run_jobs(jobs, split, jobs.size(), ctx, seal, ad, ad_len, key);
     EVP_CIPHER_CTX_free(ctx);  // clears its key schedule; null is fine
-  });
-  const bool ok = run_jobs(jobs, 0, split, own, seal, ad, ad_len, key_);
-  helper.join();
+  };
+  try {
+    helper = std::thread(help);
+  } catch (const std::system_error&) {
+    help();  // no thread to be had: all on this one
+  }
+  const bool ok = run_jobs(jobs, 0, split, own, seal, ad, ad_len, key);
+  if (helper.joinable()) helper.join();
   return ok && helper_ok;
 }
 
@@ -216,9 +224,11 @@ SealedChannel::~SealedChannel() { sodium_memzero(key_.data(), key_.size()); }
 
 Result<Frames> SealedChannel::seal(Frames& frames) {
   if (frames.empty() || frames.size() > kSealMaxFrames)
-    return Error(Errc::message_too_large, "a sealed message holds 1 to 65536 frames, not " + std::to_string(frames.size()));
+    return Error(Errc::message_too_large,
+                 "a sealed message holds 1 to 65536 frames, not " + std::to_string(frames.size()));
   const uint64_t counter = sent_ + 1;
-  if (counter > kSealMaxCounter) return Error(Errc::message_too_large, "this session sealed 2^56 - 1 messages: reconnect");
+  if (counter > kSealMaxCounter)
+    return Error(Errc::message_too_large, "this session sealed 2^56 - 1 messages: reconnect");
   Frames out;
   out.reserve(frames.size() + 1);
   // The header, which is also every chunk's associated data.
@@ -246,7 +256,8 @@ Result<Frames> SealedChannel::seal(Frames& frames) {
   }
   // The counter is used up from here on, whatever happens next.
   sent_ = counter;
-  if (!run_all(jobs, gcm_ ? gcm_->seal : nullptr, true, header, out[0].size(), key_)) return Error(Errc::io_error, "OpenSSL failed to seal a frame");
+  if (!run_all(jobs, gcm_ ? gcm_->seal : nullptr, true, header, out[0].size(), key_))
+    return Error(Errc::io_error, "OpenSSL failed to seal a frame");
   frames.clear();
   return out;
 }
@@ -256,8 +267,8 @@ Result<Frames> SealedChannel::open(Frames&& sealed) {
   if (!session || *session != session_id_) return Error(Errc::malformed_message, "not sealed for this session");
   const std::size_t n = (sealed[0].size() - kSealHeaderBytes) / 4;
   if (n > kSealMaxFrames || sealed.size() != n + 1)
-    return Error(Errc::malformed_message, "tampered: the header lists " + std::to_string(n) + " frames, the message has " +
-                                              std::to_string(sealed.size() - 1));
+    return Error(Errc::malformed_message, "tampered: the header lists " + std::to_string(n) +
+                                              " frames, the message has " + std::to_string(sealed.size() - 1));
   const auto* header = static_cast<const uint8_t*>(sealed[0].data());
   const uint64_t counter = get_be(header + 8, 8);
   if (counter <= received_)
@@ -286,7 +297,8 @@ Result<Frames> SealedChannel::open(Frames&& sealed) {
   // Decrypted in place. A failing tag leaves chunks as garbage in the
   // received buffers; the whole message is dropped then, nothing of it is
   // handed on, and the counter stays.
-  if (!run_all(jobs, gcm_ ? gcm_->open : nullptr, false, header, sealed[0].size(), key_)) return Error(Errc::malformed_message, "tampered: a tag fails");
+  if (!run_all(jobs, gcm_ ? gcm_->open : nullptr, false, header, sealed[0].size(), key_))
+    return Error(Errc::malformed_message, "tampered: a tag fails");
   Frames out;
   out.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {

@@ -135,8 +135,8 @@ RawFigures measure_raw(Raw& raw, int calls, std::size_t tensor_bytes, int tensor
   return f;
 }
 
-/// The AEAD of the sealed data plane alone, one core: seal and open of one
-/// tensor-sized frame, GB/s each.
+/// The AEAD of the sealed data plane alone, in this process (large frames
+/// use two threads): seal and open of one tensor-sized frame, GB/s each.
 struct AeadFigures {
   std::string name;
   double seal_gbps = 0, open_gbps = 0;
@@ -287,7 +287,7 @@ int run_remote(const std::string& scheduler, const std::string& raw_host, int ca
               secured.tensor_gbps, plain.tensor_gbps, curve.tensor_gbps);
   std::printf("troupe unsecured between hosts: refused by design (no keys: non-loopback binds are refused); "
               "raw zmq plain is the unsecured reference\n");
-  std::printf("troupe secured = CURVE set-up + %s data plane (seal %.2f GB/s, open %.2f GB/s on one core)\n",
+  std::printf("troupe secured = CURVE set-up + %s data plane (alone, up to two threads: seal %.2f GB/s, open %.2f GB/s)\n",
               aead.name.c_str(), aead.seal_gbps, aead.open_gbps);
   std::printf(
       "{\"two_hosts_secured_sync_p50_us\": %.2f, \"two_hosts_secured_tensor_gb_per_s\": %.3f, "
@@ -389,7 +389,7 @@ int main(int argc, char** argv) {
               raw_out_curve.p50);
   std::printf("%-34s %12.2f %12.2f %12.2f  (target >= 1)\n", "16 MiB tensor (GB/s)", curve_f.tensor_gbps,
               raw_out_plain.tensor_gbps, raw_out_curve.tensor_gbps);
-  std::printf("troupe between hosts = CURVE set-up + %s data plane (alone, one core: seal %.2f GB/s, open %.2f GB/s)\n",
+  std::printf("troupe between hosts = CURVE set-up + %s data plane (alone, up to two threads: seal %.2f GB/s, open %.2f GB/s)\n",
               aead.name.c_str(), aead.seal_gbps, aead.open_gbps);
   std::printf(
       "{\"sync_p50_us\": %.2f, \"sync_p99_us\": %.2f, \"raw_p50_us\": %.2f, \"raw_p99_us\": %.2f, "
