@@ -9,8 +9,8 @@
 #include <doctest/doctest.h>
 
 #include <array>
-#include <cstring>
 #include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 
