@@ -64,7 +64,7 @@ IoThread::Peer& IoThread::open_peer(const std::string& endpoint) {
   set_fd(peer.dealer);
   // Between hosts the first message asks for a data-plane session; what the
   // caller sends meanwhile is held until the answer (io_sealed.cpp).
-  if (mechanism_for(options_.keys, endpoint) == Mechanism::curve) request_session(peer);
+  if (options_.sealed && mechanism_for(options_.keys, endpoint) == Mechanism::curve) request_session(peer);
   rebuild_ = true;
   return peers_.insert_or_assign(endpoint, std::move(peer)).first->second;
 }

@@ -213,7 +213,7 @@ TEST_CASE("io_sealed: troupe's own client switches to the sealed socket and keep
   TestKeys keys;
   EchoServer server(keys.ptr, host);
   auto ctx = std::make_shared<zmq::context_t>();
-  auto client = std::make_shared<IoThread>(ctx, IoThread::Options{.keys = keys.ptr});
+  auto client = std::make_shared<IoThread>(ctx, IoThread::Options{.keys = keys.ptr, .sealed = true});
   std::mutex mutex;
   std::condition_variable cv;
   std::vector<std::string> replies;

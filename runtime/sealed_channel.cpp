@@ -4,13 +4,20 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <string_view>
 #include <system_error>
 #include <thread>
 #include <vector>
 
 namespace troupe {
+
+bool sealed_plane_requested() {
+  const char* v = std::getenv("TROUPE_SEALED");
+  return v != nullptr && std::string_view(v) == "1";
+}
 namespace {
 
 // Both AEADs take a 12-byte nonce and a 16-byte tag: one wire format for both.

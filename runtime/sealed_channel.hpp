@@ -39,6 +39,10 @@ namespace troupe {
 /// The AEAD of a session. Wire codes (the session reply); never renumber.
 enum class Aead : uint8_t { aes256gcm = 1, chacha20poly1305 = 2 };
 
+/// True when $TROUPE_SEALED is "1": this process's clients ask CURVE servers
+/// for sealed sessions (IoThread::Options::sealed). Thread-safe (reads the environment).
+[[nodiscard]] bool sealed_plane_requested();
+
 /// "aes-256-gcm" or "chacha20-poly1305".
 [[nodiscard]] const char* aead_name(Aead a);
 /// True when this CPU has AES-NI and PCLMUL (libsodium's check), so that
