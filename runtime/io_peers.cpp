@@ -33,6 +33,18 @@ void IoThread::configure_liveness(zmq::socket_t& s) const {
   TROUPE_ZMQ(s.set(zmq::sockopt::heartbeat_timeout, std::max(1, h * 3 / 2)));
 }
 
+IoThread::Inbound IoThread::open_monitor(zmq::socket_t& s, const std::string& endpoint, const std::string& name) {
+  const std::string address = "inproc://troupe-peer-" + std::to_string(reinterpret_cast<uintptr_t>(this)) + "-" + name;
+  if (zmq_socket_monitor(s.handle(), address.c_str(), kPeerEvents) != 0)
+    throw Exception(Error(Errc::io_error, "zmq_socket_monitor(" + endpoint + ") failed: " + zmq_strerror(zmq_errno())));
+  Inbound monitor;
+  monitor.socket = std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::pair);
+  TROUPE_ZMQ(monitor.socket->set(zmq::sockopt::linger, 0));
+  TROUPE_ZMQ(monitor.socket->connect(address));
+  set_fd(monitor);
+  return monitor;
+}
+
 IoThread::Peer& IoThread::open_peer(const std::string& endpoint) {
   Peer peer;
   peer.seq = ++peer_seq_;
@@ -46,17 +58,13 @@ IoThread::Peer& IoThread::open_peer(const std::string& endpoint) {
   } else {
     configure_liveness(dealer);
     // The monitor is connected before the DEALER so that no event is missed.
-    const std::string address = "inproc://troupe-peer-" + std::to_string(reinterpret_cast<uintptr_t>(this)) + "-" +
-                                std::to_string(peer.seq);
-    if (zmq_socket_monitor(dealer.handle(), address.c_str(), kPeerEvents) != 0)
-      throw Exception(Error(Errc::io_error, "zmq_socket_monitor(" + endpoint + ") failed: " + zmq_strerror(zmq_errno())));
-    peer.monitor.socket = std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::pair);
-    TROUPE_ZMQ(peer.monitor.socket->set(zmq::sockopt::linger, 0));
-    TROUPE_ZMQ(peer.monitor.socket->connect(address));
-    set_fd(peer.monitor);
+    peer.monitor = open_monitor(dealer, endpoint, std::to_string(peer.seq));
   }
   TROUPE_ZMQ(dealer.connect(endpoint));
   set_fd(peer.dealer);
+  // Between hosts the first message asks for a data-plane session; what the
+  // caller sends meanwhile is held until the answer (io_sealed.cpp).
+  if (options_.sealed && mechanism_for(options_.keys, endpoint) == Mechanism::curve) request_session(peer);
   rebuild_ = true;
   return peers_.insert_or_assign(endpoint, std::move(peer)).first->second;
 }
@@ -70,6 +78,15 @@ bool IoThread::send_to(const std::string& endpoint, Frames& frames) {
   // A send may process the socket's pending commands and with them the
   // notification of a reply already queued: look at the socket before sleeping.
   peer.dealer.check = true;
+  switch (peer.seal) {
+    case Peer::Seal::off: break;
+    case Peer::Seal::pending:
+      // In order behind the session's answer; the connect deadline bounds the wait.
+      peer.held.push_back(std::move(frames));
+      frames.clear();
+      return true;
+    case Peer::Seal::on: return send_sealed(peer, frames);
+  }
   return send_frames(*peer.dealer.socket, frames, nullptr);
 }
 
@@ -88,15 +105,20 @@ void IoThread::arm_connect_deadline(Peer& peer, const std::string& endpoint) {
   });
 }
 
-void IoThread::receive_monitor(Peer& peer, const std::string& endpoint) {
+void IoThread::receive_monitor(Peer& peer, const std::string& endpoint, bool bulk) {
+  // The bulk DEALER's connection (io_sealed.cpp) is watched like the CURVE
+  // one: when either is gone, so is the conversation.
+  Inbound& monitor = bulk ? peer.bulk_monitor : peer.monitor;
+  bool& up = bulk ? peer.bulk_up : peer.up;
+  const char* which = bulk ? " (bulk socket)" : "";
   for (int n = 0; n < kMaxEvents; ++n) {
     Frames frames;
     std::optional<std::size_t> got;
-    peer.monitor.check = false;
+    monitor.check = false;
     try {
-      got = zmq::recv_multipart(*peer.monitor.socket, std::back_inserter(frames), zmq::recv_flags::dontwait);
+      got = zmq::recv_multipart(*monitor.socket, std::back_inserter(frames), zmq::recv_flags::dontwait);
     } catch (const zmq::error_t& e) {
-      if (e.num() == EINTR) peer.monitor.check = true;
+      if (e.num() == EINTR) monitor.check = true;
       return;
     }
     if (!got) return;
@@ -105,33 +127,34 @@ void IoThread::receive_monitor(Peer& peer, const std::string& endpoint) {
     uint16_t event = 0;
     std::memcpy(&event, frames[0].data(), sizeof event);
     if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
-      peer.up = true;
+      up = true;
     } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
       // The peer's ZAP handler refused us: retrying cannot help, so fail the
       // calls now rather than at the connect deadline.
-      peer.up = false;
+      up = false;
       lost_.push_back(Lost{endpoint, peer.seq, std::string("refused our credentials (") +
                                                    mechanism_name(mechanism_for(options_.keys, endpoint)) +
                                                    "): this process does not hold the cluster's key"});
     } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
       // A CURVE server that cannot open our HELLO (another cluster's key), or
       // a peer of another mechanism (bound on 0.0.0.0, reached by 127.0.0.1).
-      peer.up = false;
+      up = false;
       lost_.push_back(Lost{endpoint, peer.seq, std::string("failed the security handshake (") +
                                                    mechanism_name(mechanism_for(options_.keys, endpoint)) +
                                                    "): another cluster's key, or the peer speaks another mechanism "
                                                    "(docs/SECURITY.md)"});
-    } else if (event == ZMQ_EVENT_DISCONNECTED && peer.up) {
+    } else if (event == ZMQ_EVENT_DISCONNECTED && up) {
       // Whatever was sent on the old connection cannot be answered on a new
       // one (the peer's ROUTER knows it by another routing id, or it is
       // another process). A connection that never came up is the connect
       // deadline's business.
-      peer.up = false;
-      lost_.push_back(Lost{endpoint, peer.seq, "closed its connection (the process is gone, or it missed heartbeats for " +
+      up = false;
+      lost_.push_back(Lost{endpoint, peer.seq, std::string("closed its connection") + which +
+                                                   " (the process is gone, or it missed heartbeats for " +
                                                    std::to_string(options_.heartbeat.count() * 3 / 2) + " ms)"});
     }
   }
-  peer.monitor.check = true;  // the batch limit: more may be queued
+  monitor.check = true;  // the batch limit: more may be queued
 }
 
 void IoThread::settle_peers() {

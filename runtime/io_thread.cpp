@@ -17,7 +17,7 @@
 namespace troupe {
 namespace {
 
-enum SocketKind { kRouter = 0, kDealer = 1, kSub = 2 };
+enum SocketKind { kRouter = 0, kDealer = 1, kSub = 2, kBulkRouter = 3, kBulkDealer = 4 };
 constexpr int kMaxBatch = 512;  // messages drained from one socket per wake, for fairness
 
 bool later(const auto& a, const auto& b) { return a.due != b.due ? a.due > b.due : a.seq > b.seq; }
@@ -51,6 +51,7 @@ IoThread::IoThread(std::shared_ptr<zmq::context_t> context, Options options)
       router.bind(options_.bind);
       endpoint_ = router.get(zmq::sockopt::last_endpoint);
       set_fd(router_);
+      if (mechanism_for(options_.keys, options_.bind) == Mechanism::curve) bind_bulk();
     }
     if (!options_.publish_bind.empty()) {
       pub_ = std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::pub);
@@ -60,12 +61,14 @@ IoThread::IoThread(std::shared_ptr<zmq::context_t> context, Options options)
       publish_endpoint_ = pub_->get(zmq::sockopt::last_endpoint);
     }
   } catch (const Exception&) {
+    bulk_.socket.reset();
     router_.socket.reset();
     pub_.reset();
     zap_.reset();
     close(wake_fd_);
     throw;
   } catch (const zmq::error_t& e) {
+    bulk_.socket.reset();
     router_.socket.reset();
     pub_.reset();
     zap_.reset();
@@ -80,8 +83,10 @@ IoThread::~IoThread() {
   peers_.clear();
   sub_.socket.reset();
   pub_.reset();
+  bulk_.socket.reset();
   router_.socket.reset();
   zap_.reset();
+  sessions_.clear();
   if (wake_fd_ >= 0) close(wake_fd_);
 }
 
@@ -140,10 +145,13 @@ void IoThread::leave(const IoThread* outer) {
     in.check = false;
   };
   look(router_);
+  look(bulk_);
   look(sub_);
   for (auto& [ep, peer] : peers_) {
     look(peer.dealer);
     look(peer.monitor);
+    look(peer.bulk);
+    look(peer.bulk_monitor);
   }
   current_ = outer;
   own_.unlock();
@@ -241,6 +249,7 @@ bool IoThread::send_frames(zmq::socket_t& s, Frames& frames, const std::string* 
 
 bool IoThread::reply_to(const std::string& routing, Frames& frames) {
   if (!router_) return false;
+  if (is_session_routing(routing)) return reply_sealed(routing, frames);
   router_.check = true;  // as in send_to
   return send_frames(*router_.socket, frames, &routing);
 }
@@ -300,13 +309,23 @@ void IoThread::receive_all(Inbound& in, int kind, const std::string& endpoint) {
     if (!got) return;
     ++stats_.messages_in;
     for (auto& f : frames) stats_.bytes_in += f.size();
-    if (kind == kRouter) {
+    if (kind == kRouter || kind == kBulkRouter) {
       if (frames.empty()) continue;
       std::string routing = frames.front().to_string();
       frames.erase(frames.begin());
-      if (on_request_) on_request_(std::move(routing), std::move(frames));
+      if (kind == kBulkRouter)
+        receive_bulk(std::move(routing), std::move(frames));
+      else if (bulk_ && is_session_message(frames))
+        grant_session(routing, frames);
+      else if (on_request_)
+        on_request_(std::move(routing), std::move(frames));
     } else if (kind == kDealer) {
-      if (on_reply_) on_reply_(endpoint, std::move(frames));
+      if (is_session_message(frames))
+        accept_session(endpoint, std::move(frames));
+      else if (on_reply_)
+        on_reply_(endpoint, std::move(frames));
+    } else if (kind == kBulkDealer) {
+      receive_bulk_reply(endpoint, std::move(frames));
     } else if (on_event_) {
       on_event_(std::move(frames));
     }
@@ -320,15 +339,19 @@ bool IoThread::receive_checked() {
   bool left = false;
   for (int pass = 0; pass < 4; ++pass) {
     if (router_.check) receive_all(router_, kRouter, "");
+    if (bulk_.check) receive_all(bulk_, kBulkRouter, "");
     if (sub_.check) receive_all(sub_, kSub, "");
     // The handlers may add peers (std::map keeps iterators valid) but never
     // remove them: drop_peer and lost peers wait for settle_peers().
     for (auto& [ep, peer] : peers_) {
       if (peer.dealer.check) receive_all(peer.dealer, kDealer, ep);
-      if (peer.monitor.check) receive_monitor(peer, ep);
+      if (peer.monitor.check) receive_monitor(peer, ep, false);
+      if (peer.bulk.check) receive_all(peer.bulk, kBulkDealer, ep);
+      if (peer.bulk_monitor.check) receive_monitor(peer, ep, true);
     }
-    left = router_.check || sub_.check;
-    for (auto& [ep, peer] : peers_) left = left || peer.dealer.check || peer.monitor.check;
+    left = router_.check || bulk_.check || sub_.check;
+    for (auto& [ep, peer] : peers_)
+      left = left || peer.dealer.check || peer.monitor.check || peer.bulk.check || peer.bulk_monitor.check;
     if (!left) break;
   }
   return left;
@@ -340,10 +363,13 @@ void IoThread::poll_set(std::vector<pollfd>& items, std::vector<Inbound*>& socke
     sockets.push_back(&in);
   };
   if (router_) add(router_);
+  if (bulk_) add(bulk_);
   if (sub_) add(sub_);
   for (auto& [ep, peer] : peers_) {
     add(peer.dealer);
     if (monitors && peer.monitor) add(peer.monitor);
+    if (peer.bulk) add(peer.bulk);
+    if (monitors && peer.bulk_monitor) add(peer.bulk_monitor);
   }
 }
 

@@ -7,7 +7,7 @@ packages=(
   build-essential meson ninja-build pkg-config cmake
   libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libboost-dev
   doctest-dev libdnnl-dev ocl-icd-opencl-dev opencl-c-headers nlohmann-json3-dev libreadline-dev libtomlplusplus-dev libcli11-dev
-  zlib1g-dev dataset-fashion-mnist libsystemd-dev
+  zlib1g-dev dataset-fashion-mnist libsystemd-dev libssl-dev
   clang-14 libclang-rt-14-dev
   iproute2 procps tmux python3
 )
