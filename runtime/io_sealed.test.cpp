@@ -12,6 +12,7 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "runtime/frames.test.hpp"
 #include "runtime/io_thread.hpp"
 #include "runtime/keys.hpp"
 #include "runtime/sealed_channel.hpp"
@@ -20,24 +21,15 @@
 using namespace std::chrono_literals;
 using namespace troupe;
 
+using troupe::testing::copy;
+using troupe::testing::frames_of;
+
 namespace {
 
 uint64_t be(const zmq::message_t& m) {
   uint64_t v = 0;
   for (std::size_t i = 0; i < m.size(); ++i) v = (v << 8) | static_cast<const uint8_t*>(m.data())[i];
   return v;
-}
-
-Frames frames_of(std::initializer_list<std::string> parts) {
-  Frames f;
-  for (const auto& p : parts) f.emplace_back(p.data(), p.size());
-  return f;
-}
-
-Frames copy(const Frames& f) {
-  Frames c;
-  for (const auto& m : f) c.emplace_back(m.data(), m.size());
-  return c;
 }
 
 /// Frames received on `s` within `wait`, or none.

@@ -8,25 +8,17 @@
 #include <set>
 #include <string>
 
+#include "runtime/frames.test.hpp"
 #include "runtime/sealed_channel.hpp"
 
 using troupe::Aead;
 using troupe::Frames;
 using troupe::SealedChannel;
 
+using troupe::testing::copy;
+using troupe::testing::frames_of;
+
 namespace {
-
-Frames frames_of(std::initializer_list<std::string> parts) {
-  Frames f;
-  for (const auto& p : parts) f.emplace_back(p.data(), p.size());
-  return f;
-}
-
-Frames copy(const Frames& f) {
-  Frames c;
-  for (const auto& m : f) c.emplace_back(m.data(), m.size());
-  return c;
-}
 
 std::vector<Aead> aeads() {
   std::vector<Aead> a{Aead::chacha20poly1305};
