@@ -34,7 +34,9 @@ void renew(const std::weak_ptr<JobLease::State>& weak) {
   auto call = s->runtime->client().call_scheduler("job_renew", JobRenewal{s->id, false, "", s->token}, s->lease);
   call->add_callback([weak](const Result<Message>& r) {
     auto st = weak.lock();
-    if (!st || r.ok() || r.error().code != Errc::not_found) return;
+    // not_found: the job ended or is unknown; permission_denied: this token
+    // is not the job's. Either way this process no longer drives it.
+    if (!st || r.ok() || (r.error().code != Errc::not_found && r.error().code != Errc::permission_denied)) return;
     {
       std::lock_guard lock(st->mutex);
       st->reason = r.error().message;
