@@ -24,6 +24,7 @@
 #include "runtime/keys.hpp"
 #include "runtime/runtime.hpp"
 #include "runtime/security.hpp"
+#include "scheduler/scheduler.hpp"
 #include "tests/actors/test_actors.hpp"
 #include "tests/process_support.hpp"
 
@@ -433,6 +434,15 @@ TEST_CASE("a key holder without an actor's start token cannot read its construct
                        ActorReady{info->id, info->incarnation, "tcp://127.0.0.1:1", 4242, guess}));
     check_denied(k.ask(c.endpoint, "actor_failed", ActorFailed{info->id, info->incarnation, "forged", guess}));
   }
+  // The start token is nowhere on the actor process's command line (which `ps` shows every user).
+  const std::string cmdline = slurp("/proc/" + std::to_string(info->pid) + "/cmdline");
+  REQUIRE(!cmdline.empty());
+  CHECK(cmdline.find("TOKEN") == std::string::npos);
+  std::size_t start = 0;
+  for (std::size_t end; (end = cmdline.find('\0', start)) != std::string::npos; start = end + 1) {
+    const std::string arg = cmdline.substr(start, end - start);
+    CHECK_FALSE((arg.size() == 32 && arg.find_first_not_of("0123456789abcdef") == std::string::npos));
+  }
   // Still served where it was, by the same process; the state never shows ctor_args.
   auto now = c.driver->lookup("tally");
   REQUIRE(now.ok());
@@ -498,4 +508,44 @@ TEST_CASE("a key holder without a job's token cannot report into it nor adopt it
   loose.name = "loose";
   loose.state = "RUNNING";
   CHECK(k.ask(c.endpoint, "job_report", loose).ok());
+}
+
+TEST_CASE("the scheduler counts refusals; a worker holding its node's token keeps its id and token") {
+  Scheduler::Options o;
+  o.bind = "tcp://127.0.0.1:*";
+  o.http_port = -1;
+  o.keys = find_keys().value();
+  Scheduler scheduler(o);
+  scheduler.start();
+  const std::string ep = scheduler.endpoint();
+  Runtime rt(Runtime::Options{.scheduler = ep, .keys = o.keys});
+  rt.start();
+  Client& c = rt.client();
+  NodeRegistration reg;
+  reg.host = "h";
+  reg.endpoint = "tcp://127.0.0.1:1";
+  reg.total = Resources{1, 0, 0};
+  auto first = c.ask<Registered>(ep, "register_node", reg, 5s);
+  REQUIRE(first.ok());
+  CHECK(first->node_token.size() == 32);
+  CHECK(c.ask<void>(ep, "heartbeat", Heartbeat{first->node, first->node_token}, 5s).ok());
+  CHECK(scheduler.refused_tokens() == 0);
+  check_denied(c.ask<void>(ep, "heartbeat", Heartbeat{first->node, ""}, 5s));
+  CHECK(scheduler.refused_tokens() == 1);
+  // Re-registering with the token (a partition healed, a scheduler restarted): the same id and token.
+  reg.previous_id = first->node;
+  reg.token = first->node_token;
+  auto again = c.ask<Registered>(ep, "register_node", reg, 5s);
+  REQUIRE(again.ok());
+  CHECK(again->node == first->node);
+  CHECK(again->node_token == first->node_token);
+  // Without it: a new node with its own token, and one more refusal.
+  reg.token = std::string(32, '0');
+  auto other = c.ask<Registered>(ep, "register_node", reg, 5s);
+  REQUIRE(other.ok());
+  CHECK(other->node != first->node);
+  CHECK(other->node_token != first->node_token);
+  CHECK(scheduler.refused_tokens() == 2);
+  rt.stop();
+  scheduler.stop();
 }
