@@ -8,6 +8,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <future>
 #include <thread>
 
@@ -38,8 +39,8 @@ constexpr auto kControlTimeout = std::chrono::milliseconds(10000);
 int fail(Runtime& rt, const ActorProcessOptions& o, const std::string& reason, int code, bool permanent = false) {
   std::fprintf(stderr, "troupe actor %llu: %s\n", static_cast<unsigned long long>(o.actor), reason.c_str());
   std::fflush(stderr);
-  auto st = rt.client().call_scheduler("actor_failed", ActorFailed{o.actor, o.incarnation, reason, permanent},
-                                       kControlTimeout);
+  auto st = rt.client().call_scheduler(
+      "actor_failed", ActorFailed{o.actor, o.incarnation, reason, permanent, o.start_token}, kControlTimeout);
   st->wait(kControlTimeout);
   return code;
 }
@@ -65,6 +66,13 @@ std::shared_ptr<CallState> ask_scheduler(Runtime& rt, const std::string& method,
 }
 
 }  // namespace
+
+std::string take_start_token() {
+  const char* env = std::getenv("TROUPE_START_TOKEN");
+  std::string token = env != nullptr ? env : "";
+  ::unsetenv("TROUPE_START_TOKEN");
+  return token;
+}
 
 Result<void> load_code_paths(const std::vector<std::string>& paths) {
   for (const auto& p : paths) {
@@ -117,7 +125,7 @@ int run_actor_process(const ActorProcessOptions& o) {
     return 3;
   }
 
-  auto spec_call = ask_scheduler(rt, "actor_spec", ActorRef{o.actor, "", 0, false});
+  auto spec_call = ask_scheduler(rt, "actor_spec", ActorRef{o.actor, "", 0, false, o.start_token});
   if (!spec_call || !spec_call->result().ok())
     return fail(rt, o,
                 "cannot fetch the actor's spec from the scheduler: " +
@@ -175,8 +183,8 @@ int run_actor_process(const ActorProcessOptions& o) {
   });
   registered.get_future().wait();
 
-  auto ready = ask_scheduler(rt, "actor_ready",
-                             ActorReady{o.actor, o.incarnation, rt.io().endpoint(), static_cast<int>(getpid())});
+  const ActorReady said{o.actor, o.incarnation, rt.io().endpoint(), static_cast<int>(getpid()), o.start_token};
+  auto ready = ask_scheduler(rt, "actor_ready", said);
   if (!ready || (!ready->result().ok() && ready->result().error().code == Errc::connection_lost)) {
     std::fprintf(stderr, "troupe actor %llu: the scheduler did not confirm readiness: %s\n",
                  static_cast<unsigned long long>(o.actor),

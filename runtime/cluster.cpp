@@ -138,9 +138,11 @@ Result<JobLease> Cluster::start_job(JobRegistration registration) const {
   return JobLease(*impl_->runtime, impl_, r.value());
 }
 
-Result<JobLease> Cluster::adopt_job(JobId id, std::string driver) const {
-  auto r = ask<JobRegistered>(*impl_->runtime, "job_renew", JobRenewal{id, true, std::move(driver)}, kControlTimeout);
+Result<JobLease> Cluster::adopt_job(JobId id, std::string token, std::string driver) const {
+  auto r = ask<JobRegistered>(*impl_->runtime, "job_renew", JobRenewal{id, true, std::move(driver), token},
+                              kControlTimeout);
   if (!r.ok()) return r.error();
+  r->token = std::move(token);  // a renewal's answer does not repeat it
   return JobLease(*impl_->runtime, impl_, r.value());
 }
 

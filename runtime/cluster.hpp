@@ -105,6 +105,8 @@ class Cluster {
   /// dashboard curves, /metrics). Fire and forget: returns at once. With
   /// job.id set (a registered job) it also renews the lease; a final state
   /// (DONE, FAILED, STOPPED) ends the job and stops its remaining actors.
+  /// A registered job's report carries its token (job.token =
+  /// JobLease::token()), else the scheduler refuses it (permission_denied).
   void report_job(const JobInfo& job) const;
   /// Registers a job with the scheduler, which gives it a unique name (the
   /// wanted one, else NAME-2, …) and an id for SpawnOptions::job. This process
@@ -114,8 +116,10 @@ class Cluster {
   /// Takes over the lease of running job `id` (the driver actor of a detached
   /// job, from the program that registered it): this process renews it from
   /// now on and, when it runs an actor, is the job's driver actor (its death
-  /// fails the job at once). not_found when the job is unknown or has ended.
-  [[nodiscard]] Result<JobLease> adopt_job(JobId id, std::string driver) const;
+  /// fails the job at once). `token`: the job's (JobLease::token() of the
+  /// program that registered it). not_found when the job is unknown or has
+  /// ended; permission_denied with a wrong token.
+  [[nodiscard]] Result<JobLease> adopt_job(JobId id, std::string token, std::string driver) const;
   /// One job by name; `history` false leaves its curve points out.
   [[nodiscard]] Result<JobInfo> job(const std::string& name, bool history = false,
                                     std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;

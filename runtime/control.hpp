@@ -36,7 +36,10 @@ struct NodeRegistration {
   std::string log_dir;
   NodeId previous_id = 0;  ///< set when re-registering with a restarted scheduler
   std::vector<RunningActor> running;  ///< actors this worker still runs (re-registration)
-  MSGPACK_DEFINE_MAP(host, endpoint, total, pid, log_dir, previous_id, running);
+  /// previous_id's node token (Registered::node_token): without it the worker
+  /// registers as a new node, so no key holder can take a live node's id over.
+  std::string token;
+  MSGPACK_DEFINE_MAP(host, endpoint, total, pid, log_dir, previous_id, running, token);
 };
 
 /// A node as the scheduler sees it.
@@ -188,9 +191,12 @@ struct JobInfo {
   std::vector<JobEpoch> epoch_results;
   std::string summary;     ///< the driver's closing lines (DONE): totals, final accuracy, files written
   std::string output_dir;  ///< where the driver writes the outputs (on the driver's host)
+  /// In a job_report of a registered job (id != 0) only: the job's token
+  /// (JobRegistered::token). The scheduler checks it and never keeps or shows it.
+  std::string token;
   MSGPACK_DEFINE_MAP(name, state, epoch, step, loss, accuracy, samples_per_s, trainers, contributors, history,
                      updated_ms, id, reason, detached, driver, driver_actor, started_ms, epochs_total,
-                     steps_per_epoch, epoch_step, epoch_results, summary, output_dir);
+                     steps_per_epoch, epoch_step, epoch_results, summary, output_dir, token);
 };
 
 /// Driver → scheduler "job_register": a job begins. The reply is a
@@ -206,7 +212,10 @@ struct JobRegistered {
   JobId id = 0;
   std::string name;      ///< unique among the scheduler's jobs
   int64_t lease_ms = 0;  ///< silence after which the driver is declared lost
-  MSGPACK_DEFINE_MAP(id, name, lease_ms);
+  /// The job's capability (job_register's reply only): job_report and
+  /// job_renew of this job must present it. Whoever holds it drives the job.
+  std::string token;
+  MSGPACK_DEFINE_MAP(id, name, lease_ms, token);
 };
 
 /// Driver → scheduler "job_renew": the driver of job `id` is alive. With
@@ -218,7 +227,8 @@ struct JobRenewal {
   JobId id = 0;
   bool adopt = false;
   std::string driver;
-  MSGPACK_DEFINE_MAP(id, adopt, driver);
+  std::string token;  ///< the job's token (JobRegistered::token); else permission_denied
+  MSGPACK_DEFINE_MAP(id, adopt, driver, token);
 };
 
 /// Tool → scheduler "job": one job by name; without history (the curves'
@@ -246,7 +256,9 @@ struct ActorExit {
   int exit_code = 0;
   int signal = 0;
   std::string reason;
-  MSGPACK_DEFINE_MAP(actor, incarnation, exit_code, signal, reason);
+  /// actor_exited: the token of the node the actor runs on (Registered::node_token).
+  std::string token;
+  MSGPACK_DEFINE_MAP(actor, incarnation, exit_code, signal, reason, token);
 };
 
 /// Actor process → scheduler: constructed and serving.
@@ -255,7 +267,8 @@ struct ActorReady {
   Incarnation incarnation = 0;
   std::string endpoint;
   int pid = 0;
-  MSGPACK_DEFINE_MAP(actor, incarnation, endpoint, pid);
+  std::string token;  ///< the incarnation's start token (StartActor::start_token)
+  MSGPACK_DEFINE_MAP(actor, incarnation, endpoint, pid, token);
 };
 
 /// Scheduler → worker: start an actor process.
@@ -266,7 +279,11 @@ struct StartActor {
   std::string name;
   std::vector<std::string> code_paths;
   std::vector<int> gpu_ids;
-  MSGPACK_DEFINE_MAP(actor, incarnation, class_name, name, code_paths, gpu_ids);
+  /// This placement's capability: the worker hands it to the actor process
+  /// (environment, never the command line), which presents it in actor_spec,
+  /// actor_ready and actor_failed.
+  std::string start_token;
+  MSGPACK_DEFINE_MAP(actor, incarnation, class_name, name, code_paths, gpu_ids, start_token);
 };
 
 /// Names an actor by id (when non-zero) or by name: resolve, kill, actor_spec.
@@ -275,13 +292,15 @@ struct ActorRef {
   std::string name;
   int64_t wait_ms = 0;   ///< resolve: long-poll until ALIVE or DEAD, at most this long
   bool restart = false;  ///< kill: let it restart instead of making it DEAD
-  MSGPACK_DEFINE_MAP(actor, name, wait_ms, restart);
+  std::string token;     ///< actor_spec: the current incarnation's start token
+  MSGPACK_DEFINE_MAP(actor, name, wait_ms, restart, token);
 };
 
 /// Worker → scheduler: alive.
 struct Heartbeat {
   NodeId node = 0;
-  MSGPACK_DEFINE_MAP(node);
+  std::string token;  ///< the node's token (Registered::node_token)
+  MSGPACK_DEFINE_MAP(node, token);
 };
 
 /// Worker → scheduler: the worker is stopping (SIGTERM, `systemctl stop`, a
@@ -291,7 +310,8 @@ struct Heartbeat {
 struct LeaveNode {
   NodeId node = 0;
   std::string reason;
-  MSGPACK_DEFINE_MAP(node, reason);
+  std::string token;  ///< the node's token (Registered::node_token)
+  MSGPACK_DEFINE_MAP(node, reason, token);
 };
 
 /// Scheduler → worker: the answer to register_node.
@@ -305,7 +325,11 @@ struct Registered {
   /// worker's actors serving this long from when it was sent; shorter than the
   /// scheduler's heartbeat timeout. 0: no lease (an older scheduler).
   int64_t lease_ms = 0;
-  MSGPACK_DEFINE_MAP(node, events_endpoint, stop, lease_ms);
+  /// The node's capability: heartbeat, leave_node, actor_exited and a later
+  /// register_node{previous_id} of this node must present it. Kept across a
+  /// re-registration under the same id (and a scheduler restart on its journal).
+  std::string node_token;
+  MSGPACK_DEFINE_MAP(node, events_endpoint, stop, lease_ms, node_token);
 };
 
 /// Actor process → scheduler: why it is about to exit (before the worker reports the exit).
@@ -318,7 +342,8 @@ struct ActorFailed {
   /// so the scheduler does not restart it (as Ray does not restart an actor
   /// whose constructor raised) and the reason is printed once.
   bool permanent = false;
-  MSGPACK_DEFINE_MAP(actor, incarnation, reason, permanent);
+  std::string token;  ///< the incarnation's start token (StartActor::start_token)
+  MSGPACK_DEFINE_MAP(actor, incarnation, reason, permanent, token);
 };
 
 /// Tool → worker: the last lines of an actor's log.

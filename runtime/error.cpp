@@ -21,6 +21,7 @@ std::string_view errc_name(Errc code) {
     case Errc::unavailable: return "unavailable";
     case Errc::invalid_argument: return "invalid_argument";
     case Errc::io_error: return "io_error";
+    case Errc::permission_denied: return "permission_denied";
   }
   return "unknown_error";
 }

@@ -30,6 +30,7 @@ enum class Errc : uint8_t {
   unavailable = 12,       ///< no resources fit, or the cluster is shutting down
   invalid_argument = 13,  ///< a caller-side misuse (bad option, bad config value)
   io_error = 14,          ///< a file or system call failed
+  permission_denied = 15, ///< the sender holds the cluster's key but not the capability token the message needs (a node's, an actor start's or a job's)
 };
 
 /// Short stable name of a code, e.g. "actor_died".

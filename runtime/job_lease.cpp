@@ -7,6 +7,7 @@ namespace troupe {
 struct JobLease::State {
   JobId id = 0;
   std::string name;
+  std::string token;  // set once, before the first renewal is scheduled
   std::chrono::milliseconds lease{0};
   Runtime* runtime = nullptr;
   std::atomic<bool> lost{false};
@@ -30,10 +31,12 @@ void renew(const std::weak_ptr<JobLease::State>& weak) {
   if (!s || s->released.load() || s->lost.load()) return;
   // Not waited for: a renewal that gets no answer (the scheduler restarting)
   // is simply followed by the next one.
-  auto call = s->runtime->client().call_scheduler("job_renew", JobRenewal{s->id, false, ""}, s->lease);
+  auto call = s->runtime->client().call_scheduler("job_renew", JobRenewal{s->id, false, "", s->token}, s->lease);
   call->add_callback([weak](const Result<Message>& r) {
     auto st = weak.lock();
-    if (!st || r.ok() || r.error().code != Errc::not_found) return;
+    // not_found: the job ended or is unknown; permission_denied: this token
+    // is not the job's. Either way this process no longer drives it.
+    if (!st || r.ok() || (r.error().code != Errc::not_found && r.error().code != Errc::permission_denied)) return;
     {
       std::lock_guard lock(st->mutex);
       st->reason = r.error().message;
@@ -55,6 +58,7 @@ JobLease::JobLease(Runtime& runtime, std::shared_ptr<void> keep, const JobRegist
     : state_(std::make_shared<State>()), keep_(std::move(keep)) {
   state_->id = registered.id;
   state_->name = registered.name;
+  state_->token = registered.token;
   state_->lease = std::chrono::milliseconds(std::max<int64_t>(registered.lease_ms, 100));
   state_->runtime = &runtime;
   schedule(state_, period_of(state_->lease));
@@ -73,6 +77,7 @@ JobLease::~JobLease() { release(); }
 
 JobId JobLease::id() const { return state_->id; }
 const std::string& JobLease::name() const { return state_->name; }
+const std::string& JobLease::token() const { return state_->token; }
 std::chrono::milliseconds JobLease::lease() const { return state_->lease; }
 bool JobLease::lost() const { return state_->lost.load(); }
 

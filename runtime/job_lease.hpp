@@ -38,10 +38,14 @@ class JobLease {
 
   [[nodiscard]] JobId id() const;
   [[nodiscard]] const std::string& name() const;
+  /// The job's capability (JobRegistered::token): job_report of this job
+  /// must carry it (JobInfo::token), and a driver that adopts the job needs
+  /// it (Cluster::adopt_job). Hand it only to the job's own driver.
+  [[nodiscard]] const std::string& token() const;
   /// How long the scheduler waits for a renewal.
   [[nodiscard]] std::chrono::milliseconds lease() const;
   /// True once the scheduler refused a renewal: it declared this driver lost
-  /// (or the job ended, or it does not know the job). The job's actors are
+  /// (or the job ended, or it does not know the job, or the token is not the job's). The job's actors are
   /// being stopped; the driver should stop too.
   [[nodiscard]] bool lost() const;
   /// The scheduler's answer when lost() (e.g. "job x has ended: FAILED (driver lost: …)").

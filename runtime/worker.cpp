@@ -152,8 +152,8 @@ void Worker::leave() {
   auto left = std::make_shared<std::promise<void>>();
   auto fut = left->get_future();
   runtime_->io().post([this, left] {
-    auto call = runtime_->client().call_scheduler("leave_node", LeaveNode{node_id_.load(), options_.leave_reason},
-                                                  std::chrono::milliseconds(1000));
+    auto call = runtime_->client().call_scheduler(
+        "leave_node", LeaveNode{node_id_.load(), options_.leave_reason, node_token_}, std::chrono::milliseconds(1000));
     call->add_callback([left](const Result<Message>&) { left->set_value(); });
   });
   // An unreachable scheduler declares the node dead after its heartbeat timeout instead.
@@ -170,6 +170,7 @@ void Worker::register_now() {
   reg.pid = getpid();
   reg.log_dir = options_.log_dir;
   reg.previous_id = node_id_.load();
+  reg.token = node_token_;  // proves previous_id is this worker's
   for (auto& [id, r] : running_) reg.running.push_back(RunningActor{id, r.incarnation});
   const auto sent = Lease::Clock::now();
   auto call = runtime_->client().call_scheduler("register_node", reg, std::chrono::milliseconds(2000));
@@ -183,6 +184,7 @@ void Worker::register_now() {
       return;
     }
     if (node_id_.load() == 0) runtime_->io().subscribe(ok->events_endpoint);
+    node_token_ = ok->node_token;
     {
       std::lock_guard lock(registered_mutex_);
       node_id_.store(ok->node);
@@ -226,13 +228,15 @@ void Worker::heartbeat() {
     if (heartbeats_out_ > 0) probe_scheduler();  // the last one is still unanswered: is the scheduler down?
     const auto sent = Lease::Clock::now();
     ++heartbeats_out_;
-    auto call = runtime_->client().call_scheduler("heartbeat", Heartbeat{node_id_.load()}, options_.heartbeat_interval * 4);
+    auto call = runtime_->client().call_scheduler("heartbeat", Heartbeat{node_id_.load(), node_token_},
+                                                  options_.heartbeat_interval * 4);
     call->add_callback([this, sent](const Result<Message>& r) {
       --heartbeats_out_;
       if (r.ok()) {
         renew_lease(sent);
-      } else if (r.error().code == Errc::not_found) {
-        // The scheduler declared this node dead and restarts its actors elsewhere: stop serving now.
+      } else if (r.error().code == Errc::not_found || r.error().code == Errc::permission_denied) {
+        // The scheduler declared this node dead and restarts its actors elsewhere (or
+        // no longer takes this worker for the node): stop serving now.
         lease_.revoke();
         register_now();
       }
@@ -275,6 +279,9 @@ void Worker::on_start_actor(const Message& m, const Responder& r) {
   // The actor uses this worker's keys: the folder, never the secret itself,
   // goes through the environment (readable by the same user only).
   spec.env.emplace_back("TROUPE_KEYS", runtime_->keys() ? runtime_->keys()->dir : std::string("none"));
+  // The placement's capability, by the environment too: never on the command
+  // line, which `ps` shows every user. The actor process removes it once read.
+  spec.env.emplace_back("TROUPE_START_TOKEN", start->start_token);
   const std::string base = start->name.empty() ? file_safe(start->class_name) : start->name;
   spec.log_path = options_.log_dir + "/" + base + "-" + std::to_string(start->actor) + ".log";
   {
@@ -318,10 +325,13 @@ void Worker::on_child_exit(ActorId id) {
 
 void Worker::report_exit(const ActorExit& exit) {
   if (stopping_) return;
-  auto call = runtime_->client().call_scheduler("actor_exited", exit, std::chrono::milliseconds(3000));
+  ActorExit told = exit;
+  told.token = node_token_;  // the current one: a re-registration may have changed it
+  auto call = runtime_->client().call_scheduler("actor_exited", told, std::chrono::milliseconds(3000));
   call->add_callback([this, exit](const Result<Message>& r) {
-    // Keep telling until the scheduler has heard it (it may be restarting).
-    if (!r.ok() && !stopping_)
+    // Keep telling until the scheduler has heard it (it may be restarting);
+    // refused means the actor's node is no longer this worker's: nothing to tell.
+    if (!r.ok() && r.error().code != Errc::permission_denied && !stopping_)
       runtime_->io().post_after(std::chrono::milliseconds(500), [this, exit] { report_exit(exit); });
   });
 }

@@ -105,6 +105,9 @@ class Worker {
   std::atomic<NodeId> node_id_{0};
   std::mutex registered_mutex_;  // with registered_cv_: wait_registered() sleeps until node_id_ is set
   std::condition_variable registered_cv_;
+  // The node's capability (Registered::node_token), sent with every message
+  // that names this node. I/O thread only; never logged.
+  std::string node_token_;
   bool stopping_ = false;
   bool registering_ = false;
   Lease lease_;                 // written here, read by the actor processes

@@ -96,7 +96,7 @@ Result<Journal> Journal::open(std::filesystem::path dir, JournalOptions options)
     return io_error("cannot lock journal directory " + j.dir_.string(), errno);
   }
   ::unlink((j.path_.string() + ".tmp").c_str());  // left by a compaction that crashed before its rename
-  j.fd_ = ::open(j.path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  j.fd_ = ::open(j.path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (j.fd_ < 0) return io_error("cannot open journal " + j.path_.string(), errno);
   if (::fsync(j.dir_fd_) != 0) return io_error("cannot sync journal directory " + j.dir_.string(), errno);
   if (auto r = j.scan(nullptr); !r) return r.error();
@@ -159,7 +159,7 @@ Result<void> Journal::scan(std::vector<std::string>* out) {
   // A torn or corrupt tail: keep a copy for inspection (best effort), then cut
   // it off so that the next append follows the last intact record.
   const std::string dropped_path = path_.string() + ".dropped";
-  const int keep = ::open(dropped_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int keep = ::open(dropped_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (keep >= 0) {
     write_all(keep, data.data() + pos, data.size() - pos);
     ::close(keep);
@@ -211,7 +211,7 @@ Result<std::vector<std::string>> Journal::replay() {
 Result<void> Journal::compact(const std::vector<std::string>& snapshot) {
   if (fd_ < 0) return Error(Errc::invalid_argument, "journal: compact on a closed journal");
   const std::string tmp = path_.string() + ".tmp";
-  const int tfd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+  const int tfd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
   if (tfd < 0) return io_error("cannot create " + tmp, errno);
   auto fail = [&](const std::string& what) {
     const int err = errno;

@@ -3,6 +3,9 @@
 // change is appended before it is acted on, so a restarted scheduler replays
 // the journal and recovers the cluster without killing anything.
 //
+// The files are created 0600: records hold constructor arguments and
+// capability tokens (runtime/capability.hpp).
+//
 // File format (dir/journal.log), a sequence of frames, integers little-endian:
 //   [u32 length][u32 crc][length bytes]   crc = zlib crc32 over the 4 length
 //                                         bytes followed by the payload

@@ -1,11 +1,15 @@
 #include "scheduler/journal.hpp"
 
+#include <sys/stat.h>
+
 #include <doctest/doctest.h>
 #include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "scheduler/recovery.hpp"
 
 namespace fs = std::filesystem;
 using troupe::Errc;
@@ -220,4 +224,39 @@ TEST_CASE("a second journal on the same directory is refused while the first is 
     CHECK_FALSE(Journal::open(dir.path).ok());
   }
   CHECK(Journal::open(dir.path).ok());
+}
+
+TEST_CASE("capability tokens survive replay and compaction, beside the public records" * doctest::timeout(10)) {
+  using namespace troupe;
+  JournalRecord node;
+  node.type = "node";
+  node.node.id = 3;
+  node.token = "node-token";
+  JournalRecord actor;
+  actor.type = "actor";
+  actor.actor.id = 5;
+  actor.actor.state = ActorState::alive;
+  actor.token = "start-token";
+  JournalRecord job;
+  job.type = "job";
+  job.job.id = 2;
+  job.token = "job-token";
+  const auto once = replay_records({encode_record(node), encode_record(actor), encode_record(job)});
+  const auto twice = replay_records(snapshot_records(once));
+  for (const auto* s : {&once, &twice}) {
+    CHECK(s->node_tokens.at(3) == "node-token");
+    CHECK(s->actor_tokens.at(5) == "start-token");
+    CHECK(s->job_tokens.at(2) == "job-token");
+  }
+}
+
+TEST_CASE("the journal's file is readable by its owner only" * doctest::timeout(10)) {
+  TempDir d;
+  auto j = Journal::open(d.path);
+  REQUIRE(j.ok());
+  REQUIRE(j->append("x").ok());
+  REQUIRE(j->compact({"y"}).ok());
+  struct stat st {};
+  REQUIRE(::stat(j->path().c_str(), &st) == 0);
+  CHECK((st.st_mode & 0077) == 0);
 }

@@ -22,7 +22,12 @@ struct JournalRecord {
   std::string events_endpoint;
   JobInfo job;              ///< JobTable::journal_copy: identity and state, no progress
   std::string kill_reason;  ///< why the scheduler stopped the actor ("job x: driver lost"); "": by a user
-  MSGPACK_DEFINE_MAP(type, node, actor, kill_requested, events_endpoint, job, kill_reason);
+  /// The entity's capability token (runtime/capability.hpp), kept here and not
+  /// in the public NodeInfo/ActorInfo/JobInfo so that no state reply carries
+  /// it: a node's token, a STARTING or ALIVE actor's start token, a job's token.
+  /// The journal's files are created 0600 (owner only), as the keys are.
+  std::string token;
+  MSGPACK_DEFINE_MAP(type, node, actor, kill_requested, events_endpoint, job, kill_reason, token);
 };
 
 /// The tables rebuilt from a journal.
@@ -32,6 +37,9 @@ struct RecoveredState {
   std::map<ActorId, bool> kill_requested;
   std::map<ActorId, std::string> kill_reasons;
   std::map<JobId, JobInfo> jobs;
+  std::map<NodeId, std::string> node_tokens;    ///< JournalRecord::token of each node
+  std::map<ActorId, std::string> actor_tokens;  ///< of each actor (empty unless STARTING or ALIVE)
+  std::map<JobId, std::string> job_tokens;      ///< of each job
   std::string events_endpoint;
   std::size_t records = 0;
   std::size_t unreadable = 0;  ///< records that did not decode (skipped, counted)

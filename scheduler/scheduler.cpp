@@ -7,6 +7,7 @@
 #include <csignal>
 #include <future>
 
+#include "runtime/capability.hpp"
 #include "runtime/least_privilege.hpp"
 #include "runtime/security.hpp"
 #include "scheduler/http_guard.hpp"
@@ -57,6 +58,8 @@ Scheduler::Scheduler(Options options) : options_(std::move(options)), jobs_(opti
     recovered.events_endpoint = events_endpoint();
     for (auto& [id, n] : recovered.nodes) {
       nodes_[id] = n;
+      // Its worker carries on (heartbeats, re-registration) with the token it holds.
+      node_tokens_[id] = recovered.node_tokens[id];
       next_node_ = std::max(next_node_, id + 1);
     }
     for (auto& [id, a] : recovered.actors) {
@@ -64,11 +67,13 @@ Scheduler::Scheduler(Options options) : options_(std::move(options)), jobs_(opti
       e.info = a;
       e.kill_requested = recovered.kill_requested[id];
       e.kill_reason = recovered.kill_reasons[id];
+      e.start_token = recovered.actor_tokens[id];
       actors_[id] = std::move(e);
       next_actor_ = std::max(next_actor_, id + 1);
     }
     // Running jobs get a fresh lease: their drivers renew within it if alive.
     for (auto& [id, j] : recovered.jobs) jobs_.restore(j, now_ms());
+    job_tokens_ = recovered.job_tokens;
     // Start the log afresh from one record per entity.
     if (auto c = journal_->compact(snapshot_records(recovered)); !c.ok()) throw Exception(c.error());
     if (!nodes_.empty() || !actors_.empty())
@@ -214,6 +219,8 @@ void Scheduler::persist(const ActorEntry& a) {
   r.actor = a.info;
   r.kill_requested = a.kill_requested;
   r.kill_reason = a.kill_reason;
+  // Only a placement that has (or is starting) a process needs its token back.
+  if (a.info.state == ActorState::starting || a.info.state == ActorState::alive) r.token = a.start_token;
   append(encode_record(r));
 }
 
@@ -222,7 +229,29 @@ void Scheduler::persist(const NodeInfo& n) {
   JournalRecord r;
   r.type = "node";
   r.node = n;
+  if (auto t = node_tokens_.find(n.id); t != node_tokens_.end()) r.token = t->second;
   append(encode_record(r));
+}
+
+Error Scheduler::refuse(const std::string& what) {
+  const uint64_t n = ++refused_tokens_;
+  // A line for the 1st, 2nd, 4th, 8th… refusal: an operator learns that it
+  // happens without a flood of lines from a peer that keeps trying.
+  if ((n & (n - 1)) == 0)
+    std::fprintf(stderr, "troupe scheduler: refused %s: wrong or missing token (%llu refused so far)\n", what.c_str(),
+                 static_cast<unsigned long long>(n));
+  return Error(Errc::permission_denied,
+               what + ": the sender does not hold its token (the cluster's key alone does not allow it)");
+}
+
+bool Scheduler::node_token_ok(NodeId id, const std::string& token) const {
+  auto it = node_tokens_.find(id);
+  return it != node_tokens_.end() && token_matches(it->second, token);
+}
+
+bool Scheduler::job_token_ok(JobId id, const std::string& token) const {
+  auto it = job_tokens_.find(id);
+  return it != job_tokens_.end() && token_matches(it->second, token);
 }
 
 // ---- nodes ----
@@ -233,10 +262,19 @@ void Scheduler::on_register(const Message& m, const Responder& r) {
   NodeInfo n;
   const auto previous = nodes_.find(reg->previous_id);
   // A worker we declared dead comes back (a healed partition) under a new id:
-  // the old id's history stays as it was.
-  const bool reuse = reg->previous_id != 0 && (previous == nodes_.end() || previous->second.alive);
+  // the old id's history stays as it was. A live id is taken back only with
+  // its token: anyone else holding the cluster's key becomes a new node and
+  // cannot take a live node (and its actors) over. An id this scheduler does
+  // not know (it restarted without a journal) has no token to check and
+  // nothing to take over.
+  const bool live_previous = previous != nodes_.end() && previous->second.alive;
+  const bool owner = live_previous && node_token_ok(reg->previous_id, reg->token);
+  if (live_previous && !owner) (void)refuse("register_node as node " + std::to_string(reg->previous_id));
+  const bool reuse = reg->previous_id != 0 && (previous == nodes_.end() || owner);
   n.id = reuse ? reg->previous_id : next_node_++;
   next_node_ = std::max(next_node_, n.id + 1);
+  // The owner keeps its token (its heartbeats in flight stay valid); any other id gets a fresh one.
+  if (!owner) node_tokens_[n.id] = make_token();
   n.host = reg->host;
   n.endpoint = reg->endpoint;
   n.total = reg->total;
@@ -247,7 +285,7 @@ void Scheduler::on_register(const Message& m, const Responder& r) {
   for (int i = 0; i < static_cast<int>(n.total.gpus); ++i) gpus.push_back(i);
   // Two thirds of the timeout: the old incarnations stop serving a third of it
   // before this scheduler may declare the node dead and start them elsewhere.
-  Registered reply{n.id, events_endpoint(), {}, options_.heartbeat_timeout.count() * 2 / 3};
+  Registered reply{n.id, events_endpoint(), {}, options_.heartbeat_timeout.count() * 2 / 3, node_tokens_[n.id]};
   // What the worker still runs: keep the incarnations that are current here,
   // stop the others (replaced elsewhere, killed, or unknown).
   for (const auto& running : reg->running) {
@@ -283,6 +321,7 @@ void Scheduler::on_heartbeat(const Message& m, const Responder& r) {
   auto it = nodes_.find(hb->node);
   if (it == nodes_.end() || !it->second.alive)
     return r.fail(Error(Errc::not_found, "node " + std::to_string(hb->node) + " is not registered: register again"));
+  if (!node_token_ok(hb->node, hb->token)) return r.fail(refuse("heartbeat of node " + std::to_string(hb->node)));
   it->second.last_heartbeat_ms = now_ms();
   r.reply(msgpack::type::nil_t());
 }
@@ -300,6 +339,8 @@ void Scheduler::on_leave(const Message& m, const Responder& r) {
   if (!leave.ok()) return r.fail(leave.error());
   auto it = nodes_.find(leave->node);
   if (it == nodes_.end()) return r.fail(Error(Errc::not_found, "node " + std::to_string(leave->node) + " is unknown"));
+  if (!node_token_ok(leave->node, leave->token))
+    return r.fail(refuse("leave_node of node " + std::to_string(leave->node)));
   if (it->second.alive) node_gone(leave->node, "left: " + (leave->reason.empty() ? "worker stopped" : leave->reason), true);
   r.reply(msgpack::type::nil_t());
 }
@@ -442,6 +483,8 @@ void Scheduler::launch(ActorEntry& a, NodeInfo& node) {
   a.info.pending_reason.clear();
   a.failure_reason.clear();
   a.failure_permanent = false;
+  // Each placement its own token: a process of an older one cannot pass for this one.
+  a.start_token = make_token();
   set_state(a, ActorState::starting, "placed on node " + std::to_string(node.id));
   StartActor start;
   start.actor = a.info.id;
@@ -450,6 +493,7 @@ void Scheduler::launch(ActorEntry& a, NodeInfo& node) {
   start.name = a.info.spec.name;
   start.code_paths = a.info.spec.code_paths;
   start.gpu_ids = a.info.gpu_ids;
+  start.start_token = a.start_token;
   Header h;
   h.method = "start_actor";
   auto call = runtime_->client().call(node.endpoint, "start_actor", encode(h, start),
@@ -484,6 +528,10 @@ void Scheduler::on_actor_spec(const Message& m, const Responder& r) {
   if (!ref.ok()) return r.fail(ref.error());
   auto it = actors_.find(ref->actor);
   if (it == actors_.end()) return r.fail(Error(Errc::not_found, "no actor " + std::to_string(ref->actor)));
+  // The constructor arguments go only to the process started for the current placement.
+  const bool has_process = it->second.info.state == ActorState::starting || it->second.info.state == ActorState::alive;
+  if (!has_process || !token_matches(it->second.start_token, ref->token))
+    return r.fail(refuse("actor_spec of actor " + std::to_string(ref->actor)));
   r.reply(it->second.info.spec);
 }
 
@@ -493,6 +541,9 @@ void Scheduler::on_actor_ready(const Message& m, const Responder& r) {
   auto it = actors_.find(ready->actor);
   if (it == actors_.end()) return r.fail(Error(Errc::not_found, "no actor " + std::to_string(ready->actor)));
   ActorEntry& a = it->second;
+  // Only the current placement's process says it is ready (an older one is fenced below).
+  if (a.info.incarnation == ready->incarnation && !token_matches(a.start_token, ready->token))
+    return r.fail(refuse("actor_ready of actor " + std::to_string(a.info.id)));
   // A repeat (the process asks again when its connection dropped before our
   // reply reached it): the same answer.
   if (a.info.incarnation == ready->incarnation && a.info.state == ActorState::alive && !a.kill_requested &&
@@ -515,6 +566,9 @@ void Scheduler::on_actor_failed(const Message& m, const Responder& r) {
   if (!f.ok()) return r.fail(f.error());
   auto it = actors_.find(f->actor);
   if (it != actors_.end() && it->second.info.incarnation == f->incarnation) {
+    // The reason becomes the death's: only the incarnation's own process gives it.
+    if (!token_matches(it->second.start_token, f->token))
+      return r.fail(refuse("actor_failed of actor " + std::to_string(f->actor)));
     it->second.failure_reason = f->reason;
     it->second.failure_permanent = f->permanent;
   }
@@ -526,8 +580,13 @@ void Scheduler::on_actor_exited(const Message& m, const Responder& r) {
   if (!exit.ok()) return r.fail(exit.error());
   auto it = actors_.find(exit->actor);
   if (it != actors_.end() && it->second.info.incarnation == exit->incarnation &&
-      (it->second.info.state == ActorState::alive || it->second.info.state == ActorState::starting))
+      (it->second.info.state == ActorState::alive || it->second.info.state == ActorState::starting)) {
+    // Only the worker of the node that runs it reports its end (a stale report is ignored as before).
+    if (!node_token_ok(it->second.info.node, exit->token))
+      return r.fail(refuse("actor_exited of actor " + std::to_string(exit->actor) + " on node " +
+                           std::to_string(it->second.info.node)));
     handle_death(it->second, exit.value());
+  }
   r.reply(msgpack::type::nil_t());
 }
 
@@ -683,6 +742,14 @@ void Scheduler::on_state(const Message&, const Responder& r) { r.reply(build_sta
 void Scheduler::on_job_report(const Message& m, const Responder& r) {
   auto report = m.body_as<JobInfo>();
   if (!report.ok()) return r.fail(report.error());
+  // A registered job takes reports from its driver only, by id or by name (an
+  // id-0 report merges by name). An unregistered job has no token: its
+  // reports stay as they were, capped (docs/LIMITS.md).
+  if (const JobInfo* known = report->id != 0 ? jobs_.find(report->id) : jobs_.find(report->name);
+      known != nullptr && known->id != 0 && !JobTable::is_final(known->state) &&
+      !job_token_ok(known->id, report->token))
+    return r.fail(refuse("job_report of job " + known->name));
+  report->token.clear();  // checked; never kept
   const JobId id = report->id;
   const std::string name = report->name;
   auto ended = jobs_.report(std::move(report.value()), now_ms());

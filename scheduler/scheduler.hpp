@@ -5,6 +5,7 @@
 // (scheduler/job_table.hpp), and publishes every state change as an event. All of its
 // state lives on its runtime's I/O thread: handlers, timers and replies from
 // workers run there one at a time, so the tables need no locks.
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <map>
@@ -66,6 +67,9 @@ class Scheduler {
   [[nodiscard]] const KeysPtr& keys() const;
   /// Connections its ZAP handler refused. Thread-safe.
   [[nodiscard]] uint64_t refused_connections() const;
+  /// Messages refused with permission_denied: a key holder without the node's,
+  /// actor start's or job's token (runtime/capability.hpp). Thread-safe.
+  [[nodiscard]] uint64_t refused_tokens() const { return refused_tokens_.load(); }
   /// A copy of the tables. Thread-safe (asks the I/O thread and waits).
   [[nodiscard]] ClusterState snapshot();
 
@@ -79,6 +83,10 @@ class Scheduler {
     bool failure_permanent = false;  // ActorFailed::permanent: not restarted
     int64_t restart_due_ms = 0;
     int backoff_restarts = 0;     // restarts since it last ran healthy (not journaled)
+    // The current placement's capability (StartActor::start_token); "" while
+    // it has no process. Journaled while STARTING or ALIVE, so that its
+    // process can still say ready to a restarted scheduler.
+    std::string start_token;
   };
   struct Waiter {
     uint64_t id;
@@ -137,12 +145,23 @@ class Scheduler {
   void persist(const NodeInfo& n);
   void append(const std::string& record);
   ActorInfo public_info(const ActorInfo& a) const;
+  /// Counts a refusal and says what was refused (never the token itself).
+  Error refuse(const std::string& what);
+  /// Whether `token` is node `id`'s.
+  bool node_token_ok(NodeId id, const std::string& token) const;
+  /// Whether `token` is job `id`'s.
+  bool job_token_ok(JobId id, const std::string& token) const;
 
   Options options_;
   std::optional<Journal> journal_;
   std::unique_ptr<Runtime> runtime_;
   std::unique_ptr<HttpServer> http_;
   std::map<NodeId, NodeInfo> nodes_;
+  // Capabilities beside the public tables (never in a state reply): the
+  // token of each node (Registered::node_token) and job (JobRegistered::token).
+  std::map<NodeId, std::string> node_tokens_;
+  std::map<JobId, std::string> job_tokens_;
+  std::atomic<uint64_t> refused_tokens_{0};
   std::map<NodeId, std::vector<int>> free_gpus_;
   std::map<ActorId, ActorEntry> actors_;
   std::map<ActorId, std::vector<Waiter>> waiters_;

@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdio>
 
+#include "runtime/capability.hpp"
 #include "scheduler/recovery.hpp"
 #include "scheduler/scheduler.hpp"
 
@@ -18,6 +19,7 @@ void Scheduler::persist(const JobInfo& job) {
   JournalRecord r;
   r.type = "job";
   r.job = JobTable::journal_copy(job);
+  if (auto t = job_tokens_.find(job.id); t != job_tokens_.end()) r.token = t->second;
   append(encode_record(r));
 }
 
@@ -36,15 +38,23 @@ void Scheduler::on_job_register(const Message& m, const Responder& r) {
   if (!reg.ok()) return r.fail(reg.error());
   auto job = jobs_.add(reg.value(), now_ms());
   if (!job.ok()) return r.fail(job.error());
+  // The tokens of jobs the table has forgotten (capped, docs/LIMITS.md) go with them.
+  std::erase_if(job_tokens_, [this](const auto& t) { return jobs_.find(t.first) == nullptr; });
+  // The registering program drives the job: only it (or whom it hands the token to) reports and renews.
+  const std::string token = job_tokens_[job->id] = make_token();
   persist(*job);
   publish_job(*job, std::string(job->detached ? "detached job" : "job") + " registered by " +
                         (job->driver.empty() ? std::string("its driver") : job->driver));
-  r.reply(JobRegistered{job->id, job->name, options_.heartbeat_timeout.count()});
+  r.reply(JobRegistered{job->id, job->name, options_.heartbeat_timeout.count(), token});
 }
 
 void Scheduler::on_job_renew(const Message& m, const Responder& r) {
   auto renewal = m.body_as<JobRenewal>();
   if (!renewal.ok()) return r.fail(renewal.error());
+  // A job that is unknown or has ended stays not_found (a lost driver learns it so); a running one needs its token.
+  if (const JobInfo* known = jobs_.find(renewal->id);
+      known != nullptr && !JobTable::is_final(known->state) && !job_token_ok(renewal->id, renewal->token))
+    return r.fail(refuse(std::string(renewal->adopt ? "job_renew{adopt}" : "job_renew") + " of job " + known->name));
   auto job = jobs_.renew(renewal.value(), m.header().sender_id, now_ms());
   if (!job.ok()) return r.fail(job.error());
   if (renewal->adopt) {

@@ -19,10 +19,12 @@ std::string host_name() {
 
 }  // namespace
 
-JobDriver::JobDriver(JobId job, TrainConfig config) : config_(std::make_shared<const TrainConfig>(std::move(config))) {
+JobDriver::JobDriver(JobId job, std::string token, TrainConfig config)
+    : config_(std::make_shared<const TrainConfig>(std::move(config))) {
   ActorContext& self = this_actor();
-  auto lease = self.cluster().adopt_job(job, "actor " + std::to_string(self.id()) + " (" + self.name() + "), pid " +
-                                                 std::to_string(::getpid()) + " on " + host_name());
+  auto lease = self.cluster().adopt_job(job, std::move(token),
+                                        "actor " + std::to_string(self.id()) + " (" + self.name() + "), pid " +
+                                            std::to_string(::getpid()) + " on " + host_name());
   // The constructor's error is the actor's death, which the submitter sees.
   if (!lease.ok()) throw Exception(lease.error());
   name_ = lease->name();
@@ -51,6 +53,7 @@ Result<SubmittedJob> submit_train_job(const Cluster& cluster, const TrainConfig&
   auto fail = [&](const Error& e) {
     JobInfo r;
     r.id = lease->id();
+    r.token = lease->token();
     r.name = lease->name();
     r.state = "FAILED";
     r.reason = "the driver actor did not start: " + e.to_string();
@@ -60,8 +63,11 @@ Result<SubmittedJob> submit_train_job(const Cluster& cluster, const TrainConfig&
   };
   const std::string driver_name = lease->name() + "-driver";
   // The driver mostly waits on calls: it asks for no CPU, so it never waits for one.
+  // The job's token goes to the driver as a constructor argument: the scheduler
+  // gives those only to the driver's own process (its start token), and never
+  // shows them in its state.
   auto driver = cluster.try_spawn<JobDriver>(
-      {.name = driver_name, .cpus = 0, .max_restarts = 0, .job = lease->id()}, lease->id(), config);
+      {.name = driver_name, .cpus = 0, .max_restarts = 0, .job = lease->id()}, lease->id(), lease->token(), config);
   if (!driver.ok()) return fail(driver.error());
   auto started = driver->call(&JobDriver::started).result(timeout);
   if (!started.ok()) return fail(started.error());

@@ -20,9 +20,10 @@ namespace troupe::train {
 /// background task; thread-safety: started() may be called at any time.
 class JobDriver {
  public:
-  /// `job`: registered by the submitter; `config`: validated and finalized,
-  /// its paths valid on the driver's host (absolute).
-  JobDriver(JobId job, TrainConfig config);
+  /// `job`: registered by the submitter, `token` its JobLease::token() (the
+  /// scheduler lets only its holder adopt the job); `config`: validated and
+  /// finalized, its paths valid on the driver's host (absolute).
+  JobDriver(JobId job, std::string token, TrainConfig config);
   /// The job's name: answered once the lease is this actor's.
   std::string started();
 

@@ -116,7 +116,9 @@ class JobRun {
 void JobRun::report(const std::string& state) {
   if (state != "RUNNING")
     if (auto st = cluster_.state(5s); st.ok()) reporter_.set_actor_states(*st);
-  cluster_.report_job(reporter_.take_report(state));
+  JobInfo r = reporter_.take_report(state);
+  r.token = lease_.token();  // the scheduler takes this job's reports only with it
+  cluster_.report_job(r);
   // The last report must arrive before the actors go: a round trip on the
   // same connection is answered after it.
   if (state != "RUNNING") (void)cluster_.state(5s);

@@ -26,7 +26,8 @@ TENSOR_EXT = 1
 # Errc, docs/PROTOCOL.md "Error codes".
 ERRC = {0: "ok", 1: "actor_died", 2: "timeout", 3: "bad_arguments", 4: "remote_error", 5: "connection_lost",
         6: "unknown_method", 7: "malformed_message", 8: "message_too_large", 9: "overloaded", 10: "not_found",
-        11: "stale_incarnation", 12: "unavailable", 13: "invalid_argument", 14: "io_error"}
+        11: "stale_incarnation", 12: "unavailable", 13: "invalid_argument", 14: "io_error",
+        15: "permission_denied"}
 ACTOR_STATES = {0: "PENDING", 1: "STARTING", 2: "ALIVE", 3: "RESTARTING", 4: "DEAD"}
 
 

@@ -178,6 +178,9 @@ int main(int argc, char** argv) {
   // Before any thread exists: every later lookup (this process's runtimes,
   // the actor processes a worker starts) finds the keys here.
   if (!keys_dir.empty()) ::setenv("TROUPE_KEYS", keys_dir.c_str(), 1);
+  // Likewise (unsetenv): an actor process takes its start token out of the
+  // environment before anything could read or inherit it.
+  if (*actor) ao.start_token = troupe::take_start_token();
 
   try {
     if (*kg) return keygen(keygen_dir.empty() ? keys_dir : keygen_dir, keygen_force);
