@@ -427,8 +427,19 @@ TEST_CASE("a key holder without a node's token cannot speak for the node nor tak
   CHECK(taken->stop[0].actor == alive->id);
   // A heartbeat with another node's token is no better.
   check_denied(k.ask(c.endpoint, "heartbeat", Heartbeat{node.id, taken->node_token}));
-  // Past several heartbeats of the real worker: its node and actor are as they were.
-  std::this_thread::sleep_for(1500ms);
+  // The real worker's heartbeats still count after the forgeries (two heard
+  // since them), and its node and actor are as they were.
+  const int64_t forged_at = c.state().time_ms;
+  int64_t heard = 0;
+  REQUIRE(eventually([&] {
+    const auto s = c.state();
+    const NodeInfo* n = find_node(s, node.id);
+    if (n != nullptr && n->last_heartbeat_ms > forged_at && n->last_heartbeat_ms != heard) {
+      if (heard != 0) return true;
+      heard = n->last_heartbeat_ms;
+    }
+    return false;
+  }, 10s));
   const auto after = c.state();
   const NodeInfo* same = find_node(after, node.id);
   REQUIRE(same != nullptr);
