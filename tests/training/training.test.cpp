@@ -119,14 +119,14 @@ TEST_CASE("backup-worker, bounded-staleness and asynchronous modes each converge
   //   backup    0.888 .. 0.955 (+0.16) 0.6845 .. 0.781 (-0.081)   one push of the two per step
   //   ssp       0.814 .. 0.875 (+0.08) 0.7285 .. 0.8055 (-0.037)
   //   async     0.793 .. 0.909 (+0.11) 0.7345 .. 0.791 (-0.031)
-  // Re-measured after the batch ledger (30 runs each, idle AMD EPYC, 2 vCPUs): async accuracy 0.761 +- 0.025,
-  // min 0.678 (the landing before the aggregator split) and 0.753 +- 0.036, min 0.624 (after it): wider than
-  // the table, so async now fails this bound a few percent of runs. Open: why an async run sometimes ends on
-  // poor final weights; the bound is to be re-derived once that is understood, not widened to pass.
   // (worst relative to sync in brackets). Slowing the processes down did not widen the spread, so a slower
   // (Intel) host should not either. Each bound below is relative to sync and leaves 0.06-0.09 beyond the
   // worst run, 4-7 standard deviations from that mode's mean, so only a mode that trains markedly worse than
   // sync fails it. (The former loss < 1.0 was 0.045 above backup's worst run, about 2 standard deviations.)
+  // Re-measured after the batch ledger (30 runs each, idle AMD EPYC, 2 vCPUs): async accuracy 0.761 +- 0.025,
+  // min 0.678 (the landing before the aggregator split) and 0.753 +- 0.036, min 0.624 (after it): wider than
+  // the table, so async now fails this bound a few percent of runs. Open: why an async run sometimes ends on
+  // poor final weights; the bound is to be re-derived once that is understood, not widened to pass.
   // Since the batch ledger (actors/training/batch_ledger.hpp) backup mode too trains every sample once: the
   // straggler's batch dropped with a step is handed out again, so a backup run takes between 200 steps (both
   // pushes in every step) and 400 (one), plus the few steps in which the last batch in flight leaves the
