@@ -5,22 +5,12 @@
 #include <doctest/doctest.h>
 
 #include "actors/training/epoch_book.hpp"
+#include "runtime/deferred_result.test.hpp"
 
 using namespace troupe;
 using namespace troupe::train;
 
-namespace {
-
-/// The result of a Deferred that is done.
-Result<EpochSummary> now(const Deferred<EpochSummary>& d) {
-  REQUIRE(d.done());
-  std::optional<Result<EpochSummary>> out;
-  d.on_done([&](const Result<EpochSummary>& r) { out = r; });
-  REQUIRE(out.has_value());
-  return *out;
-}
-
-}  // namespace
+using troupe::testing::done_result;
 
 TEST_CASE("an epoch's statistics add up and its summary answers the polls waiting for it") {
   EpochBook b(3);
@@ -34,7 +24,7 @@ TEST_CASE("an epoch's statistics add up and its summary answers the polls waitin
   CHECK(b.open_account().samples == 48);
   b.close(7, Tensor::empty(DType::f32, {2}), EpochLedger{0});
   CHECK(b.open() == 1);
-  auto s = now(waiting);
+  auto s = done_result(waiting);
   REQUIRE(s.ok());
   CHECK(s->epoch == 0);
   CHECK(s->version == 7);
@@ -43,28 +33,28 @@ TEST_CASE("an epoch's statistics add up and its summary answers the polls waitin
   CHECK(s->correct == 30);
   CHECK_FALSE(s->final_epoch);
   CHECK(b.open_account().samples == 8);
-  CHECK(now(b.wait(0))->version == 7);  // kept: answered at once
+  CHECK(done_result(b.wait(0))->version == 7);  // kept: answered at once
 }
 
 TEST_CASE("polls outside the run, or for an epoch no longer kept, fail with their codes") {
   EpochBook b(10);
-  CHECK(now(b.wait(-1)).error().code == Errc::invalid_argument);
-  CHECK(now(b.wait(10)).error().code == Errc::invalid_argument);
+  CHECK(done_result(b.wait(-1)).error().code == Errc::invalid_argument);
+  CHECK(done_result(b.wait(10)).error().code == Errc::invalid_argument);
   for (int e = 0; e < 6; ++e) b.close(e + 1, Tensor(), EpochLedger{e});
-  CHECK(now(b.wait(1)).error().code == Errc::not_found);  // only the last kKept are kept
-  CHECK(now(b.wait(2)).ok());
-  CHECK(now(b.wait(5)).ok());
+  CHECK(done_result(b.wait(1)).error().code == Errc::not_found);  // only the last kKept are kept
+  CHECK(done_result(b.wait(2)).ok());
+  CHECK(done_result(b.wait(5)).ok());
 }
 
 TEST_CASE("the last epoch's summary is final; a rollback forgets summaries after it; a restart sets the open account") {
   EpochBook b(2);
   b.close(4, Tensor(), EpochLedger{0});
   b.close(9, Tensor(), EpochLedger{1});
-  CHECK(now(b.wait(1))->final_epoch);
+  CHECK(done_result(b.wait(1))->final_epoch);
   b.rollback(5);
   b.restart(1, {1.5, 12, 3});
   CHECK(b.open() == 1);
   CHECK(b.open_account().samples == 12);
   CHECK_FALSE(b.wait(1).done());  // closed after version 5: forgotten, waited for again
-  CHECK(now(b.wait(0)).ok());
+  CHECK(done_result(b.wait(0)).ok());
 }

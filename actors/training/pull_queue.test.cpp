@@ -6,9 +6,12 @@
 #include <optional>
 
 #include "actors/training/pull_queue.hpp"
+#include "runtime/deferred_result.test.hpp"
 
 using namespace troupe;
 using namespace troupe::train;
+
+using troupe::testing::done_result;
 
 namespace {
 
@@ -19,13 +22,6 @@ PullRequest pull(int slot, int64_t min_version) {
   return r;
 }
 
-Result<Weights> now(const Deferred<Weights>& d) {
-  REQUIRE(d.done());
-  std::optional<Result<Weights>> out;
-  d.on_done([&](const Result<Weights>& r) { out = r; });
-  REQUIRE(out.has_value());
-  return *out;
-}
 
 }  // namespace
 
@@ -43,12 +39,12 @@ TEST_CASE("a pull waits until it is ready, then gets the weights made for it") {
     return Weights{version, Tensor(), {}, 0, false, -1, {}};
   };
   q.answer(ready, weights);
-  CHECK(now(a)->version == 4);
+  CHECK(done_result(a)->version == 4);
   CHECK_FALSE(b.done());
   CHECK(q.size() == 1);
   version = 5;
   q.answer(ready, weights);
-  CHECK(now(b)->version == 5);
+  CHECK(done_result(b)->version == 5);
   CHECK(order == std::vector<int>{0, 1});
   CHECK(q.size() == 0);
 }
@@ -59,7 +55,7 @@ TEST_CASE("a newer pull of the same slot supersedes the waiting one") {
   q.park(pull(0, 3), old);
   q.park(pull(1, 3), other);
   q.park(pull(0, 4), fresh);
-  CHECK(now(old).error().code == Errc::timeout);
+  CHECK(done_result(old).error().code == Errc::timeout);
   CHECK_FALSE(fresh.done());
   CHECK_FALSE(other.done());
   CHECK(q.size() == 2);
@@ -71,7 +67,7 @@ TEST_CASE("a rollback fails every waiting pull") {
   q.park(pull(0, 3), a);
   q.park(pull(1, 3), b);
   q.fail_all(Error(Errc::unavailable, "rolled back"));
-  CHECK(now(a).error().code == Errc::unavailable);
-  CHECK(now(b).error().code == Errc::unavailable);
+  CHECK(done_result(a).error().code == Errc::unavailable);
+  CHECK(done_result(b).error().code == Errc::unavailable);
   CHECK(q.size() == 0);
 }

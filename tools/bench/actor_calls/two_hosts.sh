@@ -53,5 +53,8 @@ in_a "$bench" --echo-server "tcp://$net.1:7501" >/dev/null 2>&1 &
 in_a "$bench" --echo-server "tcp://$net.1:7502" --curve 1 >/dev/null 2>&1 &
 for _ in $(seq 50); do grep -q "control tcp://" "$dir/scheduler.log" 2>/dev/null && break; sleep 0.1; done
 in_a "$troupe" worker --scheduler "tcp://$net.1:7400" --host "$net.1" --cpus 2 --log-dir "$dir/w" >"$dir/worker.log" 2>&1 &
-sleep 1
+# The worker prints its node once registered. (The echo servers need no wait:
+# a ZeroMQ client's messages queue until its server binds.)
+for _ in $(seq 100); do grep -q "troupe worker: node" "$dir/worker.log" 2>/dev/null && break; sleep 0.1; done
+grep -q "troupe worker: node" "$dir/worker.log" || { echo "two_hosts: the worker did not register: $(cat "$dir/worker.log")"; exit 1; }
 in_b "$bench" --remote "tcp://$net.1:7400" --raw-host "$net.1" "$@"
